@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Makes this machine ready for the tests and the demo: runsc and static busybox (Debian packages),
+# the npm packages, the Temporal dev server binary (built once per machine with Go, from the
+# pinned CLI module), and a busybox root filesystem. Idempotent; seconds when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache="${TEMPORAL_RUNSC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-runsc}"
+temporal_version="v1.5.1" # newest CLI release whose go.mod has no replace directive
+temporal_bin="$cache/bin/temporal-$temporal_version"
+
+step() { printf '[setup] %s\n' "$*"; }
+timed() { # timed <label> <command...>: runs it and says how long it took
+  local label=$1 start=$SECONDS; shift
+  "$@"
+  step "$label took $((SECONDS - start)) s"
+}
+
+has_static_busybox() {
+  local bb
+  for bb in /usr/bin/busybox /bin/busybox; do
+    [[ -x $bb ]] && file -L "$bb" | grep -Eq 'statically linked|static-pie' && return 0
+  done
+  return 1
+}
+
+install_system_packages() {
+  local missing=()
+  command -v runsc >/dev/null || missing+=(runsc)
+  has_static_busybox || missing+=(busybox-static)
+  command -v flock >/dev/null || missing+=(util-linux)
+  command -v file >/dev/null || missing+=(file)
+  ((${#missing[@]} == 0)) && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    step "missing ${missing[*]}: run this script as root, or install them with apt-get"
+    exit 1
+  fi
+  step "installing ${missing[*]} from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+install_npm_packages() {
+  if [[ -f node_modules/.package-lock.json && node_modules/.package-lock.json -nt package-lock.json ]]; then
+    return 0
+  fi
+  step "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+}
+
+install_temporal_cli() {
+  if [[ -n ${TEMPORAL_CLI_PATH:-} ]]; then
+    [[ -x $TEMPORAL_CLI_PATH ]] || { step "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not executable"; exit 1; }
+    return 0
+  fi
+  [[ -x $temporal_bin ]] && return 0
+  if ! command -v go >/dev/null; then
+    step "no Go toolchain: the tests will let @temporalio/testing download the dev server (needs internet)"
+    return 0
+  fi
+  step "building the Temporal CLI $temporal_version with Go (once per machine)"
+  local gobin
+  gobin=$(mktemp -d)
+  (cd "$gobin" && GOBIN="$gobin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$temporal_version")
+  mkdir -p "$cache/bin"
+  mv "$gobin/temporal" "$temporal_bin"
+  rm -rf "$gobin"
+}
+
+build_rootfs() {
+  node_modules/.bin/tsx scripts/ensure-rootfs.ts
+}
+
+timed "system packages" install_system_packages
+timed "npm packages" install_npm_packages
+timed "temporal dev server" install_temporal_cli
+timed "busybox rootfs" build_rootfs

@@ -1,0 +1,95 @@
+import type { BundleSpec } from './spec.js';
+
+/** The parts of the OCI runtime spec that we write; enough for runsc, runc and crun. */
+export interface OciConfig {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number; additionalGids?: number[] };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: Record<'bounding' | 'effective' | 'inheritable' | 'permitted' | 'ambient', string[]>;
+    rlimits: { type: string; soft: number; hard: number }[];
+    noNewPrivileges: boolean;
+  };
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: { destination: string; type: string; source: string; options?: string[] }[];
+  annotations: Record<string, string>;
+  linux: {
+    namespaces: { type: string }[];
+    resources: {
+      memory?: { limit: number };
+      cpu?: { quota: number; period: number };
+      pids?: { limit: number };
+    };
+    cgroupsPath?: string;
+    maskedPaths: string[];
+    readonlyPaths: string[];
+  };
+}
+
+const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const cpuPeriodMicros = 100_000;
+
+/** Pure: one run's OCI config from a validated spec. No capabilities, no new privileges. */
+export function toOciConfig(spec: BundleSpec): OciConfig {
+  const env = { PATH: defaultPath, HOME: '/tmp', ...spec.env };
+  const resources: OciConfig['linux']['resources'] = {};
+  if (spec.limits.memoryBytes !== undefined) resources.memory = { limit: spec.limits.memoryBytes };
+  if (spec.limits.cpus !== undefined) {
+    resources.cpu = { quota: Math.round(spec.limits.cpus * cpuPeriodMicros), period: cpuPeriodMicros };
+  }
+  if (spec.limits.pids !== undefined) resources.pids = { limit: spec.limits.pids };
+
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: {
+        uid: spec.user.uid,
+        gid: spec.user.gid,
+        ...(spec.user.additionalGids ? { additionalGids: spec.user.additionalGids } : {}),
+      },
+      args: [...spec.args],
+      env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
+      cwd: spec.cwd,
+      capabilities: { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] },
+      rlimits: spec.rlimits.map((r) => ({ ...r })),
+      noNewPrivileges: true,
+    },
+    root: { path: spec.rootfs, readonly: true },
+    hostname: spec.hostname,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      {
+        destination: '/tmp',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'nodev', 'mode=1777', `size=${spec.tmpfsBytes}`],
+      },
+      ...spec.mounts.map((mount) => ({
+        destination: mount.destination,
+        type: 'bind',
+        source: mount.source,
+        options: ['rbind', mount.readOnly ? 'ro' : 'rw'],
+      })),
+    ],
+    annotations: { ...spec.annotations },
+    linux: {
+      namespaces: ['pid', 'ipc', 'uts', 'mount', 'network'].map((type) => ({ type })),
+      resources,
+      ...(spec.cgroupsPath ? { cgroupsPath: spec.cgroupsPath } : {}),
+      maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/sys/firmware'],
+      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+
+/**
+ * The smallest `limits.pids` with which a busybox step still runs under runsc here: the limit
+ * counts the sandbox's own host threads (Sentry, gofer), not only the step's processes.
+ * Measured with `npm run measure:pids` (see README); lower values crash the sandbox at start.
+ */
+export const minimumPidsLimit = 128;
+
+const absolutePath = (what: string) =>
+  z
+    .string({ error: `must be a string: ${what}` })
+    .min(1, { error: `must not be empty: give ${what}` })
+    .refine((path) => path.startsWith('/'), { error: `must be an absolute path (${what})` })
+    .refine((path) => !path.split('/').includes('..'), { error: 'must not contain ".."' });
+
+const positiveInteger = (what: string) =>
+  z
+    .number({ error: `must be a number: ${what}` })
+    .int({ error: `must be a whole number: ${what}` })
+    .positive({ error: `must be greater than 0: ${what}` });
+
+export const mountSchema = z.strictObject({
+  source: absolutePath('the host path to mount'),
+  destination: absolutePath('where it appears inside the container'),
+  /** Inputs are read-only unless said otherwise; say `readOnly: false` for an output folder. */
+  readOnly: z.boolean({ error: 'must be true or false' }).default(true),
+});
+
+export const limitsSchema = z.strictObject({
+  memoryBytes: positiveInteger('the memory limit in bytes, e.g. 268435456 for 256 MiB').optional(),
+  cpus: z
+    .number({ error: 'must be a number of CPUs, e.g. 0.5 or 2' })
+    .positive({ error: 'must be greater than 0, e.g. 0.5 or 2' })
+    .optional(),
+  pids: z
+    .number({ error: 'must be a whole number of processes' })
+    .int({ error: 'must be a whole number of processes' })
+    .min(minimumPidsLimit, {
+      error: `must be at least ${minimumPidsLimit}: runsc counts its own sandbox threads in this limit, and a lower one crashes the sandbox`,
+    })
+    .optional(),
+});
+
+export const rlimitSchema = z.strictObject({
+  type: z.string().regex(/^RLIMIT_[A-Z]+$/, { error: 'must be an rlimit name like RLIMIT_NOFILE' }),
+  soft: z.number().int().nonnegative(),
+  hard: z.number().int().nonnegative(),
+});
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const bundleSpecSchema = z.strictObject({
+  /** The root filesystem, shared read-only between runs. */
+  rootfs: absolutePath('the root filesystem folder, e.g. /var/lib/temporal-runsc/rootfs'),
+  args: z
+    .array(z.string({ error: 'every argument must be a string' }), {
+      error: 'must be a list of strings, e.g. ["/bin/sh", "-c", "echo hi"]',
+    })
+    .min(1, { error: 'must name at least the program to run, e.g. ["/bin/true"]' }),
+  env: z
+    .record(
+      z.string().regex(envName, { error: 'environment names are letters, digits and _' }),
+      z.string({ error: 'environment values must be strings (quote numbers)' }),
+    )
+    .default({}),
+  cwd: absolutePath('the working directory inside the container').default('/'),
+  user: z
+    .strictObject({
+      uid: z.number().int().nonnegative(),
+      gid: z.number().int().nonnegative(),
+      additionalGids: z.array(z.number().int().nonnegative()).optional(),
+    })
+    .default({ uid: 0, gid: 0 }),
+  hostname: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, { error: 'must be a valid hostname' })
+    .default('sandbox'),
+  mounts: z.array(mountSchema).default([]),
+  /** Size of the writable tmpfs at /tmp; the rootfs itself is read-only. */
+  tmpfsBytes: positiveInteger('the /tmp size in bytes').default(64 * 1024 * 1024),
+  limits: limitsSchema.default({}),
+  rlimits: z.array(rlimitSchema).default([{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 1024 }]),
+  annotations: z.record(z.string(), z.string()).default({}),
+  /** cgroup path for the container; defaults to `/temporal-runsc/<id>` when an id is given. */
+  cgroupsPath: absolutePath('the cgroup path').optional(),
+});
+
+export type BundleSpecInput = z.input<typeof bundleSpecSchema>;
+export type BundleSpec = z.output<typeof bundleSpecSchema>;
+export type Mount = z.output<typeof mountSchema>;
+export type Limits = z.output<typeof limitsSchema>;
