@@ -86,6 +86,11 @@ export class Runsc {
     globalArgs(this.options); // validates the combination once, at the edge
   }
 
+  /** The same client with another deadline for management calls. */
+  withTimeout(timeoutMs: number): Runsc {
+    return new Runsc({ ...this.options, timeoutMs });
+  }
+
   get root(): string | undefined {
     return this.options.root;
   }

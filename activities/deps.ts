@@ -1,0 +1,18 @@
+import type { LiveContainers } from '../src/host/live-containers.js';
+import type { ContainerOwner } from '../src/host/owner.js';
+import type { Runsc } from '../src/runtime/runsc.js';
+
+/** What the activities close over: built once per worker by createActivities. */
+export interface ActivityDeps {
+  runtime: Runsc;
+  host: string;
+  hostQueue: string;
+  workDir: string;
+  rootfs: string;
+  graceMs: number;
+  tailBytes: number;
+  resultFileMaxBytes: number;
+  heartbeatIntervalMs?: number;
+  live: LiveContainers;
+  owner: ContainerOwner;
+}

@@ -1,0 +1,119 @@
+import { hostname } from 'node:os';
+import { ApplicationFailure } from '@temporalio/activity';
+import { type CleanupOptions, type CleanupReport, cleanupHost } from '../src/host/cleanup.js';
+import { LiveContainers } from '../src/host/live-containers.js';
+import { currentOwner } from '../src/host/owner.js';
+import { defaultRootfsDir } from '../src/rootfs.js';
+import { validateContainerId } from '../src/runtime/container-id.js';
+import { ContainerNotFound, InvalidRuntimeInput } from '../src/runtime/errors.js';
+import { Runsc, type RuntimeOptions } from '../src/runtime/index.js';
+import type { ContainerState } from '../src/runtime/types.js';
+import type { ActivityDeps } from './deps.js';
+import { runContainer } from './run-container.js';
+import type { RunContainerInput, RunContainerResult } from './types.js';
+
+export { judgeExit } from './exit-policy.js';
+export { heartbeatIntervalMs, resultFileInContainer } from './run-container.js';
+export * from './types.js';
+
+export interface SandboxActivityOptions {
+  /** A Runsc client, or the options to make one (binary, root, platform, network...). */
+  runtime?: Runsc | RuntimeOptions;
+  /** This host's name, as heartbeats and results report it. Default: the machine's hostname. */
+  host?: string;
+  /** The task queue that reaches this host's worker (container activities run there). */
+  hostQueue: string;
+  /** Where bundles (removed after each run) and output logs (kept) live. */
+  workDir: string;
+  /** Default root filesystem for steps that do not name one. */
+  rootfs?: string;
+  /** TERM-to-KILL grace when a step is cancelled. Default 2000 ms. */
+  graceMs?: number;
+  /** Bytes of each stream kept in the result. Default 8 KiB. */
+  tailBytes?: number;
+  /** Largest `/out/result.json` read back. Default 64 KiB. */
+  resultFileMaxBytes?: number;
+  /** Fixed heartbeat cadence; by default a quarter of the heartbeat timeout, at most 1 s. */
+  heartbeatIntervalMs?: number;
+  /** Containers this process runs; shared with cleanup so a sweep never hits a live attempt. */
+  live?: LiveContainers;
+}
+
+/**
+ * Builds the container activities for one host, closing over its runtime and settings (the
+ * factory pattern of Temporal's samples). Register them on the host's own task queue.
+ */
+export async function createActivities(options: SandboxActivityOptions) {
+  const host = options.host ?? hostname();
+  const deps: ActivityDeps = {
+    runtime: options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {}),
+    host,
+    hostQueue: options.hostQueue,
+    workDir: options.workDir,
+    rootfs: options.rootfs ?? defaultRootfsDir(),
+    graceMs: options.graceMs ?? 2000,
+    tailBytes: options.tailBytes ?? 8 * 1024,
+    resultFileMaxBytes: options.resultFileMaxBytes ?? 64 * 1024,
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
+    live: options.live ?? new LiveContainers(),
+    owner: await currentOwner(host),
+  };
+  const { runtime } = deps;
+
+  return {
+    runContainer: (input: RunContainerInput): Promise<RunContainerResult> => runContainer(deps, input),
+
+    /** Sends a signal through the runtime. A container that is already gone is not an error. */
+    async killContainer(input: { containerId: string; signal?: string }): Promise<{ delivered: boolean }> {
+      const id = checkedId(input.containerId);
+      try {
+        await runtime.kill(id, input.signal ?? 'KILL', { all: true });
+        return { delivered: true };
+      } catch (error) {
+        if (error instanceof ContainerNotFound) return { delivered: false };
+        throw error;
+      }
+    },
+
+    /** The abort sequence (TERM, grace, KILL, delete --force, confirm): idempotent. */
+    async deleteContainer(input: {
+      containerId: string;
+      graceMs?: number;
+    }): Promise<{ gone: boolean; steps: string[] }> {
+      const id = checkedId(input.containerId);
+      if (deps.live.has(id)) {
+        throw ApplicationFailure.nonRetryable(
+          `${id} belongs to a running attempt on this worker: cancel that instead`,
+          'ContainerInUse',
+        );
+      }
+      return runtime.abort(id, { graceMs: input.graceMs ?? deps.graceMs });
+    },
+
+    async containerState(input: { containerId: string }): Promise<ContainerState | null> {
+      const id = checkedId(input.containerId);
+      try {
+        return await runtime.state(id);
+      } catch (error) {
+        if (error instanceof ContainerNotFound) return null;
+        throw error;
+      }
+    },
+
+    cleanupHost(input: Omit<CleanupOptions, 'live'> = {}): Promise<CleanupReport> {
+      return cleanupHost(runtime, { ...input, live: deps.live });
+    },
+  };
+}
+
+export type SandboxActivities = Awaited<ReturnType<typeof createActivities>>;
+
+function checkedId(id: string): string {
+  try {
+    return validateContainerId(id);
+  } catch (error) {
+    if (error instanceof InvalidRuntimeInput)
+      throw ApplicationFailure.nonRetryable(error.message, 'InvalidStep');
+    throw error;
+  }
+}

@@ -1,0 +1,242 @@
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { createBundle } from '../src/bundle/create-bundle.js';
+import { ownerAnnotation } from '../src/host/owner.js';
+import { TailBuffer } from '../src/output/tail.js';
+import { makeContainerId } from '../src/runtime/container-id.js';
+import { RuntimeError } from '../src/runtime/errors.js';
+import type { RunResult } from '../src/runtime/runsc.js';
+import { ValidationError } from '../src/validation.js';
+import type { ActivityDeps } from './deps.js';
+import { judgeExit } from './exit-policy.js';
+import { parseRunContainerInput } from './input.js';
+import type { PreviousAttempt, RunContainerInput, RunContainerResult, RunHeartbeat } from './types.js';
+
+/** Where a step may leave a small JSON result for later steps (inside the container). */
+export const resultFileInContainer = '/out/result.json';
+
+/**
+ * Runs one step in a fresh container and never loses track of it: the container id is recorded
+ * in a heartbeat before it starts; cancellation of any kind aborts it and is rethrown only once
+ * the container is confirmed gone; a retry first removes what the previous attempt left here.
+ */
+export async function runContainer(
+  deps: ActivityDeps,
+  rawInput: RunContainerInput,
+): Promise<RunContainerResult> {
+  const context = Context.current();
+  const { info } = context;
+  const input = validInput(rawInput);
+  const containerId = makeContainerId({
+    workflowId: info.workflowExecution?.workflowId ?? 'standalone',
+    activityId: info.activityId,
+    attempt: info.attempt,
+  });
+  const previousAttempt = await recoverPreviousAttempt(
+    deps,
+    info.heartbeatDetails as RunHeartbeat | undefined,
+  );
+
+  const runDir = join(deps.workDir, 'runs', containerId);
+  const bundleDir = join(runDir, 'bundle');
+  const outDir = join(runDir, 'out');
+  const logPath = join(deps.workDir, 'logs', `${containerId}.log`);
+  await mkdir(outDir, { recursive: true });
+  try {
+    await createBundle(bundleDir, {
+      rootfs: input.rootfs ?? deps.rootfs,
+      args: input.args,
+      env: input.env,
+      cwd: input.cwd,
+      user: input.user,
+      mounts: [...(input.mounts ?? []), { source: outDir, destination: '/out', readOnly: false }],
+      limits: input.limits,
+      tmpfsBytes: input.tmpfsBytes,
+      annotations: { [ownerAnnotation]: JSON.stringify(deps.owner), 'dev.temporal-runsc.step': input.step },
+      cgroupsPath: `/temporal-runsc/${containerId}`,
+    });
+  } catch (error) {
+    await rm(runDir, { recursive: true, force: true });
+    throw invalidStep(error);
+  }
+
+  const heartbeat: RunHeartbeat = {
+    containerId,
+    host: deps.host,
+    hostQueue: deps.hostQueue,
+    startedAt: new Date().toISOString(),
+    stdoutBytes: 0,
+    stderrBytes: 0,
+  };
+  const stdout = new TailBuffer(deps.tailBytes);
+  const stderr = new TailBuffer(deps.tailBytes);
+  const beat = () => {
+    heartbeat.stdoutBytes = stdout.total;
+    heartbeat.stderrBytes = stderr.total;
+    context.heartbeat({ ...heartbeat });
+  };
+  // Recorded before the container exists, so that even a crash right after start leaves its id.
+  beat();
+  const timer = setInterval(
+    () => {
+      if (heartbeat.pid !== undefined && heartbeat.sandboxPid === undefined) {
+        deps.runtime.state(containerId).then(
+          (state) => {
+            if (state.pid > 0) heartbeat.sandboxPid = state.pid;
+          },
+          () => undefined,
+        );
+      }
+      beat();
+    },
+    heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs),
+  );
+
+  deps.live.add(containerId);
+  let run: RunResult;
+  try {
+    run = await deps.runtime.run(containerId, bundleDir, {
+      stdout,
+      stderr,
+      outputLog: logPath,
+      signal: context.cancellationSignal,
+      graceMs: input.graceMs ?? deps.graceMs,
+      onStart: (pid) => {
+        heartbeat.pid = pid;
+        beat();
+      },
+    });
+  } catch (error) {
+    if (error instanceof RuntimeError) {
+      throw ApplicationFailure.create({
+        type: 'RuntimeError',
+        message: `${input.step}: ${error.name}: ${error.message}`,
+        details: [{ containerId, host: deps.host, stderr: error.stderr.slice(-2000) }],
+      });
+    }
+    throw error;
+  } finally {
+    clearInterval(timer);
+    deps.live.delete(containerId);
+    await rm(bundleDir, { recursive: true, force: true });
+  }
+
+  const result: RunContainerResult = {
+    step: input.step,
+    containerId,
+    exitCode: run.exitCode,
+    signal: run.signal ?? null,
+    durationMs: run.durationMs,
+    stdoutTail: stdout.text(),
+    stderrTail: stderr.text(),
+    stdoutBytes: run.stdoutBytes,
+    stderrBytes: run.stderrBytes,
+    logPath,
+    host: deps.host,
+    hostQueue: deps.hostQueue,
+    attempt: info.attempt,
+    ...(previousAttempt ? { previousAttempt } : {}),
+  };
+  Object.assign(result, await readResultFile(outDir, deps.resultFileMaxBytes));
+  await rm(runDir, { recursive: true, force: true });
+
+  if (context.cancellationSignal.aborted) {
+    if (run.abort && !run.abort.gone) {
+      context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
+    }
+    throw context.cancellationSignal.reason;
+  }
+  if (run.runtimeError) {
+    throw ApplicationFailure.create({
+      type: 'RuntimeError',
+      message: `${input.step}: the runtime failed: ${run.runtimeError}`,
+      details: [result],
+    });
+  }
+  const verdict = judgeExit(run.exitCode, input);
+  if (verdict.outcome === 'fail') {
+    throw ApplicationFailure.create({
+      type: 'ContainerExit',
+      message: `${input.step} exited with ${run.exitCode}${run.signal ? ` (${run.signal})` : ''}`,
+      details: [result],
+      nonRetryable: !verdict.retryable,
+    });
+  }
+  return result;
+}
+
+function validInput(input: RunContainerInput): RunContainerInput {
+  try {
+    return parseRunContainerInput(input);
+  } catch (error) {
+    throw invalidStep(error);
+  }
+}
+
+function invalidStep(error: unknown): Error {
+  if (error instanceof ValidationError) {
+    return ApplicationFailure.create({
+      type: 'InvalidStep',
+      message: error.message,
+      details: [error.problems],
+      nonRetryable: true,
+    });
+  }
+  return error as Error;
+}
+
+/**
+ * Attempt N must never run beside attempt N-1 on one host: if the last heartbeat names a
+ * container here that still exists, it is aborted first. One on another host is reported, so the
+ * workflow can send cleanup to that host's queue.
+ */
+async function recoverPreviousAttempt(
+  deps: ActivityDeps,
+  details: RunHeartbeat | undefined,
+): Promise<PreviousAttempt | undefined> {
+  if (!details?.containerId) return undefined;
+  const base = { containerId: details.containerId, host: details.host, hostQueue: details.hostQueue };
+  if (details.host !== deps.host || details.hostQueue !== deps.hostQueue)
+    return { ...base, outcome: 'other-host' };
+  if (deps.live.has(details.containerId)) {
+    // Same process, and its attempt is still unwinding: its own abort removes it.
+    return { ...base, outcome: 'cleaned' };
+  }
+  if (!(await deps.runtime.exists(details.containerId))) return { ...base, outcome: 'already-gone' };
+  const report = await deps.runtime.abort(details.containerId, { graceMs: deps.graceMs });
+  Context.current().log.info('removed the previous attempt’s container', {
+    containerId: details.containerId,
+    steps: report.steps,
+  });
+  return { ...base, outcome: report.gone ? 'cleaned' : 'cleanup-failed' };
+}
+
+/** Heartbeat often enough that cancellation (delivered on heartbeat) arrives quickly. */
+export function heartbeatIntervalMs(heartbeatTimeoutMs: number | undefined, configured?: number): number {
+  if (configured !== undefined) return configured;
+  if (!heartbeatTimeoutMs) return 1000;
+  return Math.min(1000, Math.max(100, Math.floor(heartbeatTimeoutMs / 4)));
+}
+
+async function readResultFile(
+  outDir: string,
+  maxBytes: number,
+): Promise<Pick<RunContainerResult, 'result' | 'resultError'>> {
+  const path = join(outDir, 'result.json');
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => undefined,
+  );
+  if (size === undefined) return {};
+  if (size > maxBytes) {
+    return {
+      resultError: `${resultFileInContainer} is ${size} bytes; the limit is ${maxBytes}: write less, or keep big outputs in a mounted folder`,
+    };
+  }
+  try {
+    return { result: JSON.parse(await readFile(path, 'utf8')) };
+  } catch (error) {
+    return { resultError: `${resultFileInContainer} is not valid JSON: ${(error as Error).message}` };
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Plain types shared by the activities and the workflows. No runtime code: workflow code imports
+ * these with `import type`, so nothing here reaches the workflow bundle.
+ */
+
+export interface MountInput {
+  source: string;
+  destination: string;
+  readOnly?: boolean;
+}
+
+export interface LimitsInput {
+  memoryBytes?: number;
+  cpus?: number;
+  pids?: number;
+}
+
+/** What to do with a container exit code. */
+export interface ExitPolicy {
+  /** Codes that count as success. Default `[0]`. */
+  exitCodes?: number[];
+  /** `nonzero` (default): a failing code fails the activity. `never`: return the result untouched. */
+  failOn?: 'nonzero' | 'never';
+  /** Failing codes that no retry can fix (the attempt fails for good). */
+  nonRetryableExitCodes?: number[];
+  /** When given, only these failing codes are retried; every other failing code is final. */
+  retryableExitCodes?: number[];
+}
+
+export interface RunContainerInput extends ExitPolicy {
+  /** The step's name: shown in logs and results. */
+  step: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  user?: { uid: number; gid: number };
+  mounts?: MountInput[];
+  limits?: LimitsInput;
+  /** Size of the writable /tmp, in bytes. */
+  tmpfsBytes?: number;
+  /** Root filesystem; the worker's default when not given. */
+  rootfs?: string;
+  /** TERM-to-KILL grace when the step is cancelled, in ms. */
+  graceMs?: number;
+}
+
+/** Where a container of an earlier attempt ran and what became of it. */
+export interface PreviousAttempt {
+  containerId: string;
+  host: string;
+  hostQueue: string;
+  /** `cleaned`: it was on this host and is gone now. `other-host`: the workflow should route cleanup there. */
+  outcome: 'cleaned' | 'already-gone' | 'other-host' | 'cleanup-failed';
+}
+
+export interface RunContainerResult {
+  step: string;
+  containerId: string;
+  exitCode: number;
+  signal: string | null;
+  durationMs: number;
+  stdoutTail: string;
+  stderrTail: string;
+  stdoutBytes: number;
+  stderrBytes: number;
+  logPath: string;
+  host: string;
+  hostQueue: string;
+  attempt: number;
+  /** The parsed `/out/result.json` the step wrote, if any. */
+  result?: unknown;
+  /** Why the result file could not be read (too large, not JSON). */
+  resultError?: string;
+  previousAttempt?: PreviousAttempt;
+}
+
+/** What each heartbeat records: enough for the next attempt (or an operator) to find the container. */
+export interface RunHeartbeat {
+  containerId: string;
+  pid?: number;
+  sandboxPid?: number;
+  host: string;
+  hostQueue: string;
+  startedAt: string;
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
+export interface ContainerRef {
+  containerId: string;
+}
