@@ -11,7 +11,13 @@ import { ValidationError } from '../src/validation.js';
 import type { ActivityDeps } from './deps.js';
 import { judgeExit } from './exit-policy.js';
 import { parseRunContainerInput } from './input.js';
-import type { PreviousAttempt, RunContainerInput, RunContainerResult, RunHeartbeat } from './types.js';
+import type {
+  ContainerStarted,
+  PreviousAttempt,
+  RunContainerInput,
+  RunContainerResult,
+  RunHeartbeat,
+} from './types.js';
 
 /** Where a step may leave a small JSON result for later steps (inside the container). */
 export const resultFileInContainer = '/out/result.json';
@@ -105,6 +111,7 @@ export async function runContainer(
       onStart: (pid) => {
         heartbeat.pid = pid;
         beat();
+        tellWorkflow(context, { step: input.step, containerId, pid, host: deps.host, attempt: info.attempt });
       },
     });
   } catch (error) {
@@ -164,6 +171,30 @@ export async function runContainer(
     });
   }
   return result;
+}
+
+/** The signal a pipeline receives when a step's container starts (for its `status` query). */
+export const containerStartedSignal = 'containerStarted';
+
+/**
+ * Lets the workflow show the running container (pid, host, attempt) in its status query; the
+ * workflow cannot read heartbeats. Best effort: a step never fails because this did.
+ */
+function tellWorkflow(context: Context, started: ContainerStarted): void {
+  const execution = context.info.workflowExecution;
+  if (!execution) return;
+  let client: Context['client'];
+  try {
+    client = context.client;
+  } catch {
+    return; // No client (a MockActivityEnvironment): nobody to tell.
+  }
+  client.workflow
+    .getHandle(execution.workflowId, execution.runId)
+    .signal(containerStartedSignal, started)
+    .catch((error: Error) =>
+      context.log.warn('could not tell the workflow the container started', { error: error.message }),
+    );
 }
 
 function validInput(input: RunContainerInput): RunContainerInput {

@@ -89,3 +89,12 @@ export interface RunHeartbeat {
 export interface ContainerRef {
   containerId: string;
 }
+
+/** Sent to the workflow when a step's container starts. */
+export interface ContainerStarted {
+  step: string;
+  containerId: string;
+  pid: number;
+  host: string;
+  attempt: number;
+}

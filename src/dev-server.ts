@@ -32,3 +32,94 @@ export async function devServerExecutable(): Promise<
   const path = await findTemporalCli();
   return path ? { type: 'existing-path', path } : { type: 'cached-download' };
 }
+
+export interface DevServerOptions {
+  /** gRPC port. Default 7233. */
+  port?: number;
+  /** Web UI port. Default port + 1000. */
+  uiPort?: number;
+  /** Persist to this SQLite file; in memory when not given. */
+  dbFile?: string;
+  /** Bind address. Default 127.0.0.1. */
+  ip?: string;
+  headless?: boolean;
+  /** Inherit stdio (foreground use); otherwise output is discarded. */
+  foreground?: boolean;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  /** Stops the server (TERM, then KILL after 5 s) and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Resolves when the server process exits. */
+  exited: Promise<unknown>;
+}
+
+/**
+ * Starts the Temporal dev server (the `temporal` CLI's `server start-dev`) and waits until it
+ * accepts connections. Needs the binary scripts/setup.sh builds, or TEMPORAL_CLI_PATH.
+ */
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const binary = await findTemporalCli();
+  if (!binary) {
+    throw new Error(
+      'no Temporal dev server binary: run scripts/setup.sh (builds it with Go), or set TEMPORAL_CLI_PATH to a `temporal` CLI',
+    );
+  }
+  const ip = options.ip ?? '127.0.0.1';
+  const port = options.port ?? 7233;
+  const uiPort = options.uiPort ?? port + 1000;
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--log-level', 'error'];
+  if (options.headless) args.push('--headless');
+  else args.push('--ui-port', String(uiPort));
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  const { execa } = await import('execa');
+  const child = execa(binary, args, {
+    stdio: options.foreground ? 'inherit' : 'ignore',
+    reject: false,
+    cleanup: true,
+  });
+  const exited = child.then((result) => result);
+  const address = `${ip}:${port}`;
+  await waitForPort(ip, port, 30_000, exited);
+  return {
+    address,
+    ...(options.headless ? {} : { uiUrl: `http://${ip}:${uiPort}` }),
+    exited,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitForPort(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  exited: Promise<unknown>,
+): Promise<void> {
+  const { connect } = await import('node:net');
+  let dead = false;
+  void exited.then(() => {
+    dead = true;
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (dead) throw new Error(`the Temporal dev server exited at start: is port ${port} already in use?`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port }, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline)
+      throw new Error(`the Temporal dev server did not listen on ${host}:${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -49,6 +49,11 @@ export interface PipelineDefaults {
   timeout?: DurationInput;
   heartbeatTimeout?: DurationInput;
   env?: Record<string, string>;
+  /**
+   * How long a step may wait for its host's worker to pick it up before the step moves to
+   * another host (the host is taken for lost). Default 5m.
+   */
+  queueTimeout?: DurationInput;
 }
 
 export interface PipelineInput {
@@ -94,6 +99,13 @@ export interface PipelineStatusSnapshot {
   name: string;
   status: PipelineStatus;
   steps: StepReport[];
+}
+
+/** The part of a runContainer heartbeat the workflow reads from a timed-out attempt. */
+export interface RunHeartbeatLike {
+  containerId: string;
+  host: string;
+  hostQueue: string;
 }
 
 export type { RunContainerResult };

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { defaultTaskQueue } from '../worker/index.js';
+import { type CleanupFlags, cleanupCommand } from './commands/cleanup.js';
+import { type DemoFlags, demoCommand } from './commands/demo.js';
+import { devServerCommand } from './commands/dev-server.js';
+import { cancelCommand, type RunFlags, runCommand, statusCommand } from './commands/pipeline.js';
+import { type WorkerFlags, workerCommand } from './commands/worker.js';
+import type { ConnectionFlags } from './connection.js';
+
+const defaultRoot = '/run/temporal-runsc';
+const defaultWorkDir = '/var/lib/temporal-runsc';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of 1 or more');
+  return n;
+}
+
+/** Connection options as the `temporal` CLI takes them; environment variables fill the rest. */
+function withConnection(command: Command): Command {
+  return command
+    .addOption(new Option('--address <host:port>', 'Temporal frontend address').env('TEMPORAL_ADDRESS'))
+    .addOption(new Option('-n, --namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE'))
+    .addOption(
+      new Option('--profile <name>', 'profile of the Temporal config file (TLS, API key...)').env(
+        'TEMPORAL_PROFILE',
+      ),
+    );
+}
+
+function withRuntime(command: Command): Command {
+  return command
+    .option('--root <dir>', 'runtime state directory', defaultRoot)
+    .option('--runtime <path>', 'runtime binary (runsc, runc or crun)', 'runsc');
+}
+
+/** Runs an action and turns its number into the exit status; errors print one line, not a stack. */
+function exitWith<A extends unknown[]>(action: (...args: A) => Promise<number | undefined>) {
+  return async (...args: A) => {
+    try {
+      process.exitCode = (await action(...args)) ?? 0;
+    } catch (error) {
+      console.error(`temporal-runsc: ${(error as Error).message}`);
+      process.exitCode = 2;
+    }
+  };
+}
+
+const program = new Command('temporal-runsc')
+  .description('Run Temporal workflow steps in gVisor sandboxes: workers, pipelines, cleanup.')
+  .showHelpAfterError('(add --help for usage)');
+
+withRuntime(
+  withConnection(
+    program.command('worker').description('run a sandbox worker on this host until SIGINT/SIGTERM'),
+  ),
+)
+  .option('--platform <name>', 'runsc platform (ptrace, systrap; kvm hangs on many VMs)')
+  .option('--network <mode>', 'runsc network: none, sandbox or host', 'none')
+  .option('--work-dir <dir>', 'bundles and output logs', defaultWorkDir)
+  .option(
+    '--rootfs <dir>',
+    'default root filesystem for steps (built with `temporal-runsc demo` or scripts/setup.sh)',
+  )
+  .option('--concurrency <n>', 'containers at once', positiveInt, 8)
+  .option('--task-queue <name>', 'shared task queue', defaultTaskQueue)
+  .option('--host-queue <name>', "this host's own queue (default <task-queue>@<hostname>)")
+  .option('--host <name>', 'host name in heartbeats and results')
+  .action(
+    exitWith(async (flags: WorkerFlags) => {
+      await workerCommand(flags);
+      return 0;
+    }),
+  );
+
+withConnection(
+  program.command('run').description('validate a pipeline file (YAML or JSON), start it, follow it'),
+)
+  .argument('<file>', 'pipeline file')
+  .option('--workflow-id <id>', 'workflow id (default: <name>-<time>-<random>)')
+  .option('--task-queue <name>', 'shared task queue', defaultTaskQueue)
+  .option('--detach', 'print the workflow id and return at once')
+  .option('--json', 'print the result as one JSON object')
+  .action(exitWith((file: string, flags: RunFlags) => runCommand(file, flags)));
+
+withConnection(program.command('status').description("show a pipeline's steps"))
+  .argument('<workflowId>')
+  .option('--json', 'print JSON')
+  .action(exitWith((id: string, flags: ConnectionFlags & { json?: boolean }) => statusCommand(id, flags)));
+
+withConnection(
+  program.command('cancel').description('cancel a pipeline: abort its containers, run its finally steps'),
+)
+  .argument('<workflowId>')
+  .action(exitWith((id: string, flags: ConnectionFlags) => cancelCommand(id, flags)));
+
+withRuntime(program.command('cleanup').description("clear this host's stuck runtime state and report it"))
+  .option('--wipe', 'also empty the state directory (refused while a sandbox of this root runs)')
+  .option('--json', 'print the report as JSON')
+  .action(exitWith((flags: CleanupFlags) => cleanupCommand(flags)));
+
+program
+  .command('dev-server')
+  .description('run a local Temporal dev server in the foreground, with its web UI')
+  .option('--port <n>', 'gRPC port', positiveInt, 7233)
+  .option('--ui-port <n>', 'web UI port', positiveInt, 8233)
+  .option('--db-file <path>', 'persist to this SQLite file', 'temporal-runsc-dev.db')
+  .action(exitWith((flags: { port: number; uiPort: number; dbFile: string }) => devServerCommand(flags)));
+
+program
+  .command('demo')
+  .description('start a dev server (unless --address) and a worker, and run the example pipeline')
+  .addOption(new Option('--address <host:port>', 'use this Temporal server instead of starting one'))
+  .option('--port <n>', 'port for the dev server it starts', positiveInt, 7233)
+  .option('--root <dir>', 'runtime state directory', `${defaultRoot}/demo`)
+  .option('--work-dir <dir>', 'bundles, logs and the dev server database', `${defaultWorkDir}/demo`)
+  .option('--json', 'print the result as one JSON object')
+  .action(exitWith((flags: DemoFlags) => demoCommand(flags)));
+
+await program.parseAsync();

@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Duration } from '@temporalio/common';
+import { type NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, type SandboxActivityOptions } from '../../activities/index.js';
+import { type CleanupReport, cleanupHost } from '../host/cleanup.js';
+import { LiveContainers } from '../host/live-containers.js';
+import { Runsc } from '../runtime/runsc.js';
+
+export const defaultTaskQueue = 'temporal-runsc';
+
+export interface SandboxWorkerOptions extends Omit<SandboxActivityOptions, 'hostQueue' | 'live' | 'runtime'> {
+  connection: NativeConnection;
+  namespace?: string;
+  runtime?: Runsc | ConstructorParameters<typeof Runsc>[0];
+  /** The shared queue: workflows, and the activity that hands out host queues. */
+  taskQueue?: string;
+  /** This host's own queue, where its container activities run. Default `<taskQueue>@<host>`. */
+  hostQueue?: string;
+  /** Containers this worker runs at once. Default 8. */
+  maxConcurrentContainers?: number;
+  /** Sweep this host's leftovers (cleanupHost) before polling. Default true. */
+  sweepOnStart?: boolean;
+  /**
+   * How long a shutdown lets running steps finish before cancelling them (each cancelled step
+   * is aborted: TERM, grace, KILL). Default 1 s: a worker that stops must not leave containers.
+   */
+  shutdownGraceTime?: Duration;
+  /** Workflow code to serve; default this package's workflows. */
+  workflowsPath?: string;
+}
+
+export interface SandboxWorker {
+  host: string;
+  taskQueue: string;
+  hostQueue: string;
+  /** What the start-up sweep found and did. */
+  startupSweep?: CleanupReport;
+  /** Runs both workers until shutdown (SIGINT/SIGTERM, or shutdown()). */
+  run(): Promise<void>;
+  /** Runs both workers until the promise settles, then shuts them down. */
+  runUntil<T>(promise: Promise<T>): Promise<T>;
+  shutdown(): void;
+}
+
+/**
+ * One process, two workers, as in Temporal's worker-specific task queues sample: one on the
+ * shared queue (workflows, plus `hostQueue`, which answers with this host's own queue) and one
+ * on this host's own queue (the container activities), so that every container of a step, and
+ * the cleanup of it, runs on the host that holds its state.
+ */
+export async function createSandboxWorker(options: SandboxWorkerOptions): Promise<SandboxWorker> {
+  const host = options.host ?? hostname();
+  const taskQueue = options.taskQueue ?? defaultTaskQueue;
+  const hostQueue = options.hostQueue ?? `${taskQueue}@${host}`;
+  const runtime = options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {});
+  const live = new LiveContainers();
+
+  const startupSweep = options.sweepOnStart === false ? undefined : await cleanupHost(runtime, { live });
+  const activities = await createActivities({ ...options, host, hostQueue, runtime, live });
+
+  const shared = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue,
+    workflowsPath: options.workflowsPath ?? packagedWorkflowsPath(),
+    activities: { hostQueue: async () => ({ host, hostQueue }) },
+    shutdownGraceTime: '5s',
+  });
+  const hostWorker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: hostQueue,
+    activities,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentContainers ?? 8,
+    // Cancellation reaches an activity only with a heartbeat response: keep them frequent.
+    maxHeartbeatThrottleInterval: '500ms',
+    defaultHeartbeatThrottleInterval: '250ms',
+    shutdownGraceTime: options.shutdownGraceTime ?? '1s',
+  });
+
+  const workers = [shared, hostWorker];
+  const shutdown = () => {
+    for (const worker of workers) {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    }
+  };
+  return {
+    host,
+    taskQueue,
+    hostQueue,
+    startupSweep,
+    run: async () => {
+      await Promise.all(workers.map((w) => w.run()));
+    },
+    runUntil: async <T>(promise: Promise<T>) => {
+      const running = Promise.all(workers.map((w) => w.run()));
+      try {
+        return await promise;
+      } finally {
+        shutdown();
+        await running;
+      }
+    },
+    shutdown,
+  };
+}
+
+/** This package's workflow code: the compiled file, or the source when run from a checkout. */
+export function packagedWorkflowsPath(): string {
+  for (const candidate of ['../../workflows/index.js', '../../workflows/index.ts']) {
+    const path = fileURLToPath(new URL(candidate, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error('cannot find the workflows of temporal-runsc next to src/worker: is the package complete?');
+}

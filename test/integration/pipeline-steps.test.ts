@@ -1,0 +1,194 @@
+/**
+ * A step as a workflow sees it, on the real dev server and real runsc: cancellation, timeouts,
+ * retries by exit code, and a worker killed mid-step.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cancelPipeline, pipelineResult, pipelineStatus, startPipeline } from '../../src/client/index.js';
+import { processesOfRoot } from '../../src/host/processes.js';
+import type { PipelineInput, StepReport } from '../../workflows/types.js';
+import { testRuntime } from '../support/runtime.js';
+import { startTestCluster, type TestCluster } from '../support/worker.js';
+
+const runtime = testRuntime();
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await startTestCluster();
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+function pipeline(steps: PipelineInput['steps'], extra: Partial<PipelineInput> = {}): PipelineInput {
+  return { name: 'test', steps, ...extra };
+}
+
+async function start(input: PipelineInput) {
+  return startPipeline(cluster.client, input, { taskQueue: cluster.taskQueue });
+}
+
+async function waitForRunningStep(
+  handle: Awaited<ReturnType<typeof start>>,
+  name: string,
+  timeoutMs = 20_000,
+): Promise<StepReport> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const step = (await pipelineStatus(handle)).steps.find((s) => s.name === name);
+    if (step?.status === 'running' && step.pid && step.containerId) return step;
+    if (Date.now() > deadline) throw new Error(`step ${name} never ran: ${JSON.stringify(step)}`);
+    await sleep(50);
+  }
+}
+
+async function waitForContainerStatus(id: string, status: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await runtime.state(id).catch(() => undefined))?.status !== status) {
+    if (Date.now() > deadline) throw new Error(`container ${id} never became ${status}`);
+    await sleep(20);
+  }
+}
+
+describe('a pipeline step', () => {
+  it('cancelling the workflow removes its running container within 2 s', async () => {
+    const handle = await start(pipeline([{ name: 'long', args: ['/bin/sleep', '60'] }]));
+    const running = await waitForRunningStep(handle, 'long');
+    expect(running.host).toBe('test-host');
+    const containerId = running.containerId as string;
+    await waitForContainerStatus(containerId, 'running');
+
+    const cancelledAt = Date.now();
+    await cancelPipeline(handle);
+    while (await runtime.exists(containerId)) {
+      if (Date.now() - cancelledAt > 5000) break;
+      await sleep(20);
+    }
+    const goneAfterMs = Date.now() - cancelledAt;
+    console.log(`cancel-to-gone: ${goneAfterMs} ms`);
+    expect(goneAfterMs).toBeLessThan(2000);
+    const result = await pipelineResult(handle);
+    expect(result.status).toBe('cancelled');
+    expect(result.steps[0]).toMatchObject({ name: 'long', status: 'cancelled' });
+  });
+
+  it('kills a step that hits its timeout (startToClose) and reports it', async () => {
+    const handle = await start(
+      pipeline([{ name: 'slow', args: ['/bin/sleep', '60'], timeout: '2s', retry: { maximumAttempts: 1 } }]),
+    );
+    const running = await waitForRunningStep(handle, 'slow');
+    const result = await pipelineResult(handle);
+    expect(result.status).toBe('failed');
+    expect(result.steps[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/timed out/) });
+    const deadline = Date.now() + 3000;
+    while ((await runtime.exists(running.containerId as string)) && Date.now() < deadline) await sleep(50);
+    expect(await runtime.exists(running.containerId as string)).toBe(false);
+  });
+
+  it('fails after one attempt on a non-retryable exit code', async () => {
+    const handle = await start(
+      pipeline([
+        {
+          name: 'broken',
+          args: ['/bin/sh', '-c', 'exit 3'],
+          retry: { maximumAttempts: 5, initialInterval: '100ms', nonRetryableExitCodes: [3] },
+        },
+      ]),
+    );
+    const result = await pipelineResult(handle);
+    expect(result.status).toBe('failed');
+    expect(result.steps[0]).toMatchObject({ status: 'failed', exitCode: 3, attempts: 1 });
+  });
+
+  it('retries a failing exit code up to maximumAttempts', async () => {
+    const handle = await start(
+      pipeline([
+        {
+          name: 'flaky',
+          args: ['/bin/sh', '-c', 'exit 1'],
+          retry: { maximumAttempts: 3, initialInterval: '100ms' },
+        },
+      ]),
+    );
+    const result = await pipelineResult(handle);
+    expect(result.steps[0]).toMatchObject({ status: 'failed', exitCode: 1, attempts: 3 });
+  });
+});
+
+describe('a worker killed mid-step', () => {
+  it('completes the step on the retry after a restart, leaving no orphan container or sandbox', async () => {
+    const root = inject('runscRoot');
+    const stateDir = join(inject('workDir'), `crash-${Date.now()}`);
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(join(stateDir, 'attempts'), '');
+    const hostQueue = `${cluster.taskQueue}-crash-host`;
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TASK_QUEUE: `${cluster.taskQueue}-crash`,
+      HOST_QUEUE: hostQueue,
+      HOST_NAME: 'crash-host',
+      RUNSC_ROOT: root,
+      WORK_DIR: join(stateDir, 'work'),
+      ROOTFS: inject('rootfs'),
+    };
+    const spawnWorker = async () => {
+      const child = execa('node', ['--import', 'tsx', 'test/support/worker-process.ts'], {
+        env,
+        reject: false,
+        stdout: 'pipe',
+        stderr: 'inherit',
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout?.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('"ready"')) resolve();
+        });
+        child.catch(reject).then(() => reject(new Error('worker process exited before it was ready')));
+      });
+      // Wrapped: an async function returning the subprocess (a thenable) would wait for its exit.
+      return { child };
+    };
+
+    const { child: first } = await spawnWorker();
+    // Attempt 1 records itself and sleeps; a later attempt finds the record and succeeds.
+    const handle = await startPipeline(
+      cluster.client,
+      pipeline([
+        {
+          name: 'survivor',
+          args: [
+            '/bin/sh',
+            '-c',
+            'echo x >> /state/attempts; if [ $(wc -l < /state/attempts) -ge 2 ]; then exit 0; fi; sleep 60',
+          ],
+          mounts: [{ source: stateDir, destination: '/state', readOnly: false }],
+          heartbeatTimeout: '2s',
+          retry: { maximumAttempts: 3, initialInterval: '100ms' },
+        },
+      ]),
+      { taskQueue: env.TASK_QUEUE },
+    );
+    const running = await waitForRunningStep(handle, 'survivor');
+    first.kill('SIGKILL');
+    await first;
+    // The container outlives its worker: this is what must not be left behind.
+    await waitForContainerStatus(running.containerId as string, 'running');
+
+    const { child: second } = await spawnWorker();
+    try {
+      const result = await pipelineResult(handle);
+      expect(result.status).toBe('completed');
+      expect(result.steps[0]).toMatchObject({ status: 'succeeded', exitCode: 0 });
+      expect(result.steps[0]?.attempts).toBeGreaterThanOrEqual(2);
+      expect(await runtime.exists(running.containerId as string)).toBe(false);
+      expect(await runtime.list()).toEqual([]);
+      expect(await processesOfRoot(root)).toEqual([]);
+    } finally {
+      second.kill('SIGTERM');
+      await second;
+    }
+  });
+});

@@ -1,0 +1,280 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  TimeoutFailure,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ContainerStarted, RunContainerInput, RunContainerResult } from '../activities/types.js';
+import type { HostActivities, SharedActivities } from './activities.js';
+import { resolveReferences } from './references.js';
+import type {
+  PipelineInput,
+  PipelineResult,
+  PipelineStatusSnapshot,
+  RunHeartbeatLike,
+  StepReport,
+  StepSpec,
+} from './types.js';
+
+export const statusQuery = defineQuery<PipelineStatusSnapshot>('status');
+/** Sent by the runContainer activity when a container starts (same name as the activity uses). */
+export const containerStartedSignal = defineSignal<[ContainerStarted]>('containerStarted');
+
+const defaultTimeout = '10m';
+const defaultHeartbeatTimeout = '10s';
+const defaultQueueTimeout = '5m';
+/** How many times a step moves to another host when its host is lost. */
+const maxHostMoves = 3;
+
+const shared = proxyActivities<SharedActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 10, initialInterval: '1s' },
+});
+
+/**
+ * Runs the pipeline's steps in file order (members of one group in parallel), each in its own
+ * container on some host, with Temporal's retries; then the `finally` steps, always, even when
+ * the pipeline is cancelled. Ends completed, failed (an ApplicationFailure of type
+ * `PipelineFailed` whose details hold the result) or cancelled. History grows by about eight
+ * events a step attempt, so pipelines of hundreds of steps stay far below Temporal's limits:
+ * no continue-as-new.
+ */
+export async function sandboxPipeline(input: PipelineInput): Promise<PipelineResult> {
+  const { workflowId } = workflowInfo();
+  const reports = new Map<string, StepReport>();
+  for (const step of input.steps) reports.set(step.name, emptyReport(step.name, false));
+  for (const step of input.finally ?? []) reports.set(step.name, emptyReport(step.name, true));
+  let status: PipelineStatusSnapshot['status'] = 'running';
+
+  setHandler(statusQuery, () => ({ workflowId, name: input.name, status, steps: [...reports.values()] }));
+  setHandler(containerStartedSignal, (started) => {
+    const report = reports.get(started.step);
+    if (report?.status !== 'running') return;
+    Object.assign(report, {
+      containerId: started.containerId,
+      pid: started.pid,
+      host: started.host,
+      attempts: Math.max(report.attempts, started.attempt),
+    });
+  });
+
+  const results: Record<string, { exitCode: number | null; result?: unknown }> = {};
+  const cleanups: Promise<void>[] = [];
+  const run = (step: StepSpec) =>
+    runStep(input, step, reports.get(step.name) as StepReport, results, cleanups);
+
+  let failed = false;
+  let cancellation: unknown;
+  try {
+    for (const batch of batchesOf(input.steps)) {
+      if (failed) break;
+      const outcomes = await Promise.all(batch.map(run));
+      failed = outcomes.some((ok, i) => !ok && !batch[i]?.continueOnError);
+    }
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    cancellation = error;
+  }
+  for (const report of reports.values()) {
+    if (!report.finally && report.status === 'pending') report.status = 'skipped';
+  }
+
+  // Like Argo's exit handlers: they run whatever happened, and a cancellation cannot stop them.
+  await CancellationScope.nonCancellable(async () => {
+    for (const step of input.finally ?? []) await run(step);
+    await Promise.all(cleanups);
+  });
+
+  const finallyFailed = (input.finally ?? []).some((s) => reports.get(s.name)?.status === 'failed');
+  status = cancellation ? 'cancelled' : failed || finallyFailed ? 'failed' : 'completed';
+  const result: PipelineResult = { workflowId, status, steps: [...reports.values()] };
+  if (cancellation) throw cancellation;
+  if (status === 'failed') {
+    const culprits = result.steps
+      .filter((s) => s.status === 'failed')
+      .map((s) => `${s.name} (${s.error ?? 'failed'})`);
+    throw ApplicationFailure.create({
+      type: 'PipelineFailed',
+      message: `pipeline ${input.name} failed: ${culprits.join('; ')}`,
+      details: [result],
+      nonRetryable: true,
+    });
+  }
+  return result;
+}
+
+/**
+ * Runs one step to its end and records it. Resolves true when it succeeded; false when it
+ * failed; throws the cancellation when the pipeline was cancelled. Retries come from Temporal's
+ * retry policy; a step whose host stops answering moves to another host, and the lost host's
+ * container is cleaned through that host's queue (best effort, bounded).
+ */
+async function runStep(
+  pipeline: PipelineInput,
+  step: StepSpec,
+  report: StepReport,
+  results: Record<string, { exitCode: number | null; result?: unknown }>,
+  cleanups: Promise<void>[],
+): Promise<boolean> {
+  const defaults = pipeline.defaults ?? {};
+  const retry = { ...defaults.retry, ...step.retry };
+  const activityInput: RunContainerInput = {
+    step: step.name,
+    args: step.args.map((arg) => resolveReferences(arg, results)),
+    env: Object.fromEntries(
+      Object.entries({ ...defaults.env, ...step.env }).map(([k, v]) => [k, resolveReferences(v, results)]),
+    ),
+    ...(step.cwd ? { cwd: resolveReferences(step.cwd, results) } : {}),
+    ...(step.user ? { user: step.user } : {}),
+    ...(step.mounts ? { mounts: step.mounts } : {}),
+    limits: { ...defaults.limits, ...step.limits },
+    ...((step.rootfs ?? defaults.rootfs) ? { rootfs: step.rootfs ?? defaults.rootfs } : {}),
+    ...(step.exitCodes ? { exitCodes: step.exitCodes } : {}),
+    ...(retry.nonRetryableExitCodes ? { nonRetryableExitCodes: retry.nonRetryableExitCodes } : {}),
+    ...(retry.retryableExitCodes ? { retryableExitCodes: retry.retryableExitCodes } : {}),
+  };
+  report.status = 'running';
+  const startedAt = Date.now();
+
+  try {
+    for (let move = 0; ; move++) {
+      const target = await shared.hostQueue();
+      report.host = target.host;
+      const host = proxyActivities<HostActivities>({
+        taskQueue: target.hostQueue,
+        startToCloseTimeout: step.timeout ?? defaults.timeout ?? defaultTimeout,
+        heartbeatTimeout: step.heartbeatTimeout ?? defaults.heartbeatTimeout ?? defaultHeartbeatTimeout,
+        scheduleToStartTimeout: defaults.queueTimeout ?? defaultQueueTimeout,
+        summary: step.name,
+        retry: {
+          maximumAttempts: retry.maximumAttempts ?? 3,
+          initialInterval: retry.initialInterval ?? '1s',
+          backoffCoefficient: retry.backoffCoefficient ?? 2,
+          ...(retry.maximumInterval ? { maximumInterval: retry.maximumInterval } : {}),
+          nonRetryableErrorTypes: ['InvalidStep'],
+        },
+      });
+      try {
+        const outcome = await host.runContainer(activityInput);
+        recordResult(report, outcome);
+        report.status = 'succeeded';
+        results[step.name] = { exitCode: outcome.exitCode, result: outcome.result };
+        if (outcome.previousAttempt?.outcome === 'other-host') {
+          cleanups.push(
+            cleanupElsewhere(outcome.previousAttempt.hostQueue, outcome.previousAttempt.containerId),
+          );
+        }
+        return true;
+      } catch (error) {
+        const lost = lostHostHeartbeat(error);
+        if (lost && move < maxHostMoves) {
+          log.warn('step lost its host; moving it', { step: step.name, host: target.host });
+          cleanups.push(cleanupElsewhere(lost.hostQueue, lost.containerId));
+          continue;
+        }
+        throw error;
+      }
+    }
+  } catch (error) {
+    if (isCancellation(error)) {
+      report.status = 'cancelled';
+      report.durationMs = Date.now() - startedAt;
+      throw error;
+    }
+    recordFailure(report, error);
+    report.durationMs ??= Date.now() - startedAt;
+    results[step.name] = { exitCode: report.exitCode };
+    return false;
+  }
+}
+
+/** The container of an attempt whose host stopped answering (its last heartbeat says where). */
+function lostHostHeartbeat(error: unknown): RunHeartbeatLike | undefined {
+  if (!(error instanceof ActivityFailure) || !(error.cause instanceof TimeoutFailure)) return undefined;
+  const timeout = error.cause;
+  if (timeout.timeoutType !== 'SCHEDULE_TO_START' && timeout.timeoutType !== 'HEARTBEAT') {
+    return undefined;
+  }
+  const details = timeout.lastHeartbeatDetails as RunHeartbeatLike | undefined;
+  return details?.containerId ? details : undefined;
+}
+
+/** Cleanup on another host's queue: best effort, bounded, never blocking the pipeline's outcome. */
+async function cleanupElsewhere(hostQueue: string, containerId: string): Promise<void> {
+  const other = proxyActivities<HostActivities>({
+    taskQueue: hostQueue,
+    scheduleToCloseTimeout: '1m',
+    retry: { maximumAttempts: 3 },
+    summary: `cleanup ${containerId}`,
+  });
+  try {
+    await other.deleteContainer({ containerId });
+  } catch (error) {
+    log.warn('could not clean a container on another host', { hostQueue, containerId, error: String(error) });
+  }
+}
+
+function recordResult(report: StepReport, outcome: RunContainerResult): void {
+  Object.assign(report, {
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    attempts: outcome.attempt,
+    containerId: outcome.containerId,
+    host: outcome.host,
+    pid: null,
+    durationMs: outcome.durationMs,
+    stdoutTail: outcome.stdoutTail,
+    stderrTail: outcome.stderrTail,
+    ...(outcome.result !== undefined ? { result: outcome.result } : {}),
+  });
+}
+
+function recordFailure(report: StepReport, error: unknown): void {
+  report.status = 'failed';
+  report.pid = null;
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof ApplicationFailure && cause.details?.[0] && typeof cause.details[0] === 'object') {
+    const details = cause.details[0] as Partial<RunContainerResult>;
+    if (typeof details.exitCode === 'number') recordResult(report, details as RunContainerResult);
+  }
+  if (cause instanceof TimeoutFailure) {
+    report.error = `timed out (${cause.timeoutType ?? 'unknown'})`;
+  } else {
+    report.error = cause instanceof Error ? cause.message : String(cause);
+  }
+}
+
+function emptyReport(name: string, isFinally: boolean): StepReport {
+  return {
+    name,
+    status: 'pending',
+    ...(isFinally ? { finally: true } : {}),
+    exitCode: null,
+    signal: null,
+    attempts: 0,
+    containerId: null,
+    host: null,
+    pid: null,
+    durationMs: null,
+    stdoutTail: '',
+    stderrTail: '',
+  };
+}
+
+/** Consecutive steps of one group form a batch that runs in parallel; other steps run alone. */
+export function batchesOf(steps: readonly StepSpec[]): StepSpec[][] {
+  const batches: StepSpec[][] = [];
+  for (const step of steps) {
+    const last = batches.at(-1);
+    if (step.group && last?.[0]?.group === step.group) last.push(step);
+    else batches.push([step]);
+  }
+  return batches;
+}
