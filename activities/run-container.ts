@@ -243,11 +243,15 @@ async function recoverPreviousAttempt(
   return { ...base, outcome: report.gone ? 'cleaned' : 'cleanup-failed' };
 }
 
-/** Heartbeat often enough that cancellation (delivered on heartbeat) arrives quickly. */
+/**
+ * Heartbeat often enough that cancellation, which arrives only in a heartbeat's response, is
+ * seen quickly. The SDK sends at most one heartbeat per throttle interval (the worker sets it to
+ * 250-500 ms) however often we call it, so a short local cadence costs timers, not RPCs.
+ */
 export function heartbeatIntervalMs(heartbeatTimeoutMs: number | undefined, configured?: number): number {
   if (configured !== undefined) return configured;
-  if (!heartbeatTimeoutMs) return 1000;
-  return Math.min(1000, Math.max(100, Math.floor(heartbeatTimeoutMs / 4)));
+  if (!heartbeatTimeoutMs) return 250;
+  return Math.min(250, Math.max(50, Math.floor(heartbeatTimeoutMs / 4)));
 }
 
 async function readResultFile(

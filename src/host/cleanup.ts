@@ -1,4 +1,4 @@
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { containerIdPrefix } from '../runtime/container-id.js';
 import { RuntimeTimeout } from '../runtime/errors.js';
@@ -21,6 +21,11 @@ export interface CleanupOptions {
   cgroupRoot?: string;
   /** The cgroup parent our bundles use. Default `temporal-runsc`. */
   cgroupParent?: string;
+  /**
+   * Leave cgroups younger than this alone: another root's container may be starting and own an
+   * empty cgroup for a moment. Default 60 s.
+   */
+  cgroupMinAgeMs?: number;
   /**
    * Also empty the whole state directory, after the sweep. Refused while any runtime process
    * of this root (a sandbox, a gofer, a `run`) is still alive.
@@ -79,13 +84,14 @@ export async function cleanupHost(runtime: Runsc, options: CleanupOptions = {}):
   }
   report.lockFilesRemoved = await removeLoneLockFiles(root, prefix);
   const known = new Set(((await listWithin(runtime, 2000)) ?? containers).map((c) => c.id));
-  report.cgroupsRemoved = await removeLeftCgroups(
-    options.cgroupRoot ?? '/sys/fs/cgroup',
-    options.cgroupParent ?? 'temporal-runsc',
+  report.cgroupsRemoved = await removeLeftCgroups({
+    cgroupRoot: options.cgroupRoot ?? '/sys/fs/cgroup',
+    parent: options.cgroupParent ?? 'temporal-runsc',
     prefix,
     known,
-    options.live,
-  );
+    live: options.live,
+    minAgeMs: options.cgroupMinAgeMs ?? 60_000,
+  });
 
   if (options.wipe) {
     const running = await processesOfRoot(root);
@@ -189,25 +195,30 @@ async function removeLoneLockFiles(root: string, prefix: string): Promise<string
 }
 
 /** Empty cgroups named after our containers that the runtime no longer knows. */
-async function removeLeftCgroups(
-  cgroupRoot: string,
-  parent: string,
-  prefix: string,
-  known: Set<string>,
-  live?: LiveContainers,
-): Promise<string[]> {
+async function removeLeftCgroups(where: {
+  cgroupRoot: string;
+  parent: string;
+  prefix: string;
+  known: Set<string>;
+  live?: LiveContainers;
+  minAgeMs: number;
+}): Promise<string[]> {
   const removed: string[] = [];
-  const hierarchies = [
-    cgroupRoot,
-    ...(await readdir(cgroupRoot).catch(() => [] as string[])).map((c) => join(cgroupRoot, c)),
-  ];
+  const controllers = await readdir(where.cgroupRoot).catch(() => [] as string[]);
+  const hierarchies = [where.cgroupRoot, ...controllers.map((c) => join(where.cgroupRoot, c))];
   for (const hierarchy of hierarchies) {
-    const dir = join(hierarchy, parent);
+    const dir = join(hierarchy, where.parent);
     for (const id of await readdir(dir).catch(() => [] as string[])) {
-      if (!id.startsWith(prefix) || known.has(id) || live?.has(id)) continue;
+      if (!id.startsWith(where.prefix) || where.known.has(id) || where.live?.has(id)) continue;
+      const path = join(dir, id);
+      const age = await stat(path).then(
+        (s) => Date.now() - s.ctimeMs,
+        () => -1,
+      );
+      if (age < where.minAgeMs) continue;
       try {
-        await rmdir(join(dir, id));
-        removed.push(join(dir, id));
+        await rmdir(path);
+        removed.push(path);
       } catch {
         // Not empty (a process still in it) or not a cgroup: leave it.
       }

@@ -97,7 +97,8 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     runUntil: async <T>(promise: Promise<T>) => {
       const running = Promise.all(workers.map((w) => w.run()));
       try {
-        return await promise;
+        // A worker that dies (a lost connection, say) ends the wait too, with its error.
+        return await Promise.race([promise, running.then(() => promise)]);
       } finally {
         shutdown();
         await running;

@@ -1,5 +1,5 @@
 /** cleanupHost against real runsc state: what an operator would otherwise clear by hand. */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -91,6 +91,28 @@ describe('cleanupHost', () => {
     expect(ended.signal).toBe('SIGKILL');
     expect(report.containers).toContainEqual(expect.objectContaining({ id: stuck, action: 'aborted' }));
     expect(await runtime.exists(stuck)).toBe(false);
+  });
+
+  it('removes empty cgroups left under a container id the runtime no longer knows', async () => {
+    // What a runtime that died before `delete` leaves: a real (empty) cgroup named after the id.
+    const left = `trs-left-${suffix()}`;
+    const foreign = `other-${suffix()}`;
+    const dirs = [
+      `/sys/fs/cgroup/pids/temporal-runsc/${left}`,
+      `/sys/fs/cgroup/memory/temporal-runsc/${left}`,
+    ];
+    const foreignDir = `/sys/fs/cgroup/pids/temporal-runsc/${foreign}`;
+    for (const dir of [...dirs, foreignDir]) await mkdir(dir, { recursive: true });
+    try {
+      const young = await cleanupHost(runtime);
+      expect(young.cgroupsRemoved).toEqual([]); // could belong to a container of another root being created
+      const report = await cleanupHost(runtime, { cgroupMinAgeMs: 0 });
+      expect(report.cgroupsRemoved).toEqual(expect.arrayContaining(dirs));
+      expect(report.cgroupsRemoved).not.toContain(foreignDir);
+      for (const dir of dirs) await expect(stat(dir)).rejects.toThrow();
+    } finally {
+      await rmdir(foreignDir);
+    }
   });
 
   it('never touches another root', async () => {

@@ -119,6 +119,30 @@ describe('a pipeline step', () => {
   });
 });
 
+describe('a worker shut down mid-step', () => {
+  it('aborts its running container before it exits', async () => {
+    const own = await startTestCluster();
+    let stopped = false;
+    try {
+      const handle = await startPipeline(
+        own.client,
+        pipeline([{ name: 'long', args: ['/bin/sleep', '60'] }]),
+        {
+          taskQueue: own.taskQueue,
+        },
+      );
+      const running = await waitForRunningStep(handle, 'long');
+      await waitForContainerStatus(running.containerId as string, 'running');
+      await own.stop();
+      stopped = true;
+      expect(await runtime.exists(running.containerId as string)).toBe(false);
+      await cluster.client.workflow.getHandle(handle.workflowId).terminate('test over');
+    } finally {
+      if (!stopped) await own.stop();
+    }
+  });
+});
+
 describe('a worker killed mid-step', () => {
   it('completes the step on the retry after a restart, leaving no orphan container or sandbox', async () => {
     const root = inject('runscRoot');
