@@ -27,19 +27,23 @@ export interface ExitPolicy {
   retryableExitCodes?: number[];
 }
 
-export interface RunContainerInput extends ExitPolicy {
-  /** The step's name: shown in logs and results. */
-  step: string;
+/** What runs in the container: shared by the activity input and the pipeline's steps. */
+export interface ContainerSpec {
   args: string[];
   env?: Record<string, string>;
   cwd?: string;
   user?: { uid: number; gid: number };
   mounts?: MountInput[];
   limits?: LimitsInput;
+  /** Root filesystem (absolute path on the worker host); the worker's default when not given. */
+  rootfs?: string;
+}
+
+export interface RunContainerInput extends ContainerSpec, ExitPolicy {
+  /** The step's name: shown in logs and results. */
+  step: string;
   /** Size of the writable /tmp, in bytes. */
   tmpfsBytes?: number;
-  /** Root filesystem; the worker's default when not given. */
-  rootfs?: string;
   /** TERM-to-KILL grace when the step is cancelled, in ms. */
   graceMs?: number;
 }

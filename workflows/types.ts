@@ -2,7 +2,7 @@
  * The pipeline contract: what a pipeline file becomes (the workflow input), what the `status`
  * query returns, and the result shape (`../shared/DESIGN.md`, "Public contract"). Plain types.
  */
-import type { LimitsInput, MountInput, RunContainerResult } from '../activities/types.js';
+import type { ContainerSpec, LimitsInput, RunContainerResult } from '../activities/types.js';
 
 /** A duration as Temporal takes it: milliseconds, or a string like `30s`, `5m`, `1h`. */
 export type DurationInput = string | number;
@@ -19,16 +19,8 @@ export interface RetrySpec {
   retryableExitCodes?: number[];
 }
 
-export interface StepSpec {
+export interface StepSpec extends ContainerSpec {
   name: string;
-  args: string[];
-  env?: Record<string, string>;
-  cwd?: string;
-  user?: { uid: number; gid: number };
-  mounts?: MountInput[];
-  limits?: LimitsInput;
-  /** Root filesystem for this step (absolute path on the worker host). */
-  rootfs?: string;
   /** startToClose timeout of one attempt. Default 10m. */
   timeout?: DurationInput;
   /** How long the worker may go silent before the attempt counts as lost. Default 10s. */

@@ -7,29 +7,9 @@ import { describe, expect, inject, it } from 'vitest';
 import { cleanupHost } from '../../src/host/cleanup.js';
 import { LiveContainers } from '../../src/host/live-containers.js';
 import { Runsc } from '../../src/runtime/index.js';
-import { testBundle, testRuntime } from '../support/runtime.js';
+import { leaveStopped, testBundle, testRuntime } from '../support/runtime.js';
 
 const runtime = testRuntime();
-
-/** Leaves a container `stopped`, as a worker killed mid-step does (its `runsc run` is SIGKILLed). */
-async function leaveStopped(rt: Runsc, id: string): Promise<void> {
-  const bundle = await testBundle(id, ['/bin/sleep', '60']);
-  const child = execa(
-    'runsc',
-    [`--root=${rt.stateRoot}`, '--platform=ptrace', '--network=none', 'run', '--bundle', bundle, id],
-    {
-      reject: false,
-    },
-  );
-  const deadline = Date.now() + 10_000;
-  while ((await rt.state(id).catch(() => undefined))?.status !== 'running') {
-    if (Date.now() > deadline) throw new Error(`${id} never ran`);
-    await sleep(25);
-  }
-  child.kill('SIGKILL');
-  await child;
-  expect((await rt.state(id)).status).toBe('stopped');
-}
 
 function suffix(): string {
   return Math.random().toString(36).slice(2, 8);

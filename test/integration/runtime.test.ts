@@ -11,7 +11,7 @@ import {
   RuntimeNotFound,
   RuntimeTimeout,
 } from '../../src/runtime/index.js';
-import { testBundle, testLogPath, testRuntime, uniqueId } from '../support/runtime.js';
+import { leaveStopped, testBundle, testLogPath, testRuntime, uniqueId } from '../support/runtime.js';
 
 const runtime = testRuntime();
 const created: string[] = [];
@@ -175,16 +175,7 @@ describe('abort and leftovers', () => {
   it('refuses an id that a stopped container still holds, and leaves that container alone', async () => {
     const id = newId('exists');
     const bundle = await testBundle(id, ['/bin/sleep', '30']);
-    // A `runsc run` killed behind our back leaves its container listed as `stopped`.
-    const child = execa(
-      'runsc',
-      [`--root=${inject('runscRoot')}`, '--platform=ptrace', '--network=none', 'run', '--bundle', bundle, id],
-      { reject: false },
-    );
-    await waitForStatus(id, 'running');
-    child.kill('SIGKILL');
-    await child;
-    expect((await runtime.state(id)).status).toBe('stopped');
+    await leaveStopped(runtime, id);
 
     await expect(runtime.run(id, bundle)).rejects.toBeInstanceOf(ContainerExists);
     expect((await runtime.state(id)).status).toBe('stopped');
@@ -200,15 +191,7 @@ describe('management calls', () => {
 
   it('a list blocked by a held lock times out with RuntimeTimeout instead of hanging', async () => {
     const id = newId('locked');
-    const bundle = await testBundle(id, ['/bin/sleep', '30']);
-    const child = execa(
-      'runsc',
-      [`--root=${inject('runscRoot')}`, '--platform=ptrace', '--network=none', 'run', '--bundle', bundle, id],
-      { reject: false },
-    );
-    await waitForStatus(id, 'running');
-    child.kill('SIGKILL');
-    await child;
+    await leaveStopped(runtime, id);
     // Test-only fault: another process holds the container's lock, as a stuck runsc would.
     const lockHolder = execa(
       'flock',
