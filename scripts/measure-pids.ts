@@ -32,7 +32,9 @@ try {
       if (result.exitCode === 0) ok++;
       outcomes.push(result.runtimeError ? 'runsc-failed' : `exit ${result.exitCode}`);
     }
-    console.log(`pids ${String(limit).padStart(3)}: ${ok}/${runs} ran  (${[...new Set(outcomes)].join(', ')})`);
+    console.log(
+      `pids ${String(limit).padStart(3)}: ${ok}/${runs} ran  (${[...new Set(outcomes)].join(', ')})`,
+    );
     if (ok === runs && smallest === undefined) smallest = limit;
   }
   console.log(`smallest pids limit that ran every time: ${smallest ?? 'none up to 128'}`);
