@@ -1,5 +1,7 @@
-import { access, constants } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, constants, mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
 import { cacheDir } from './rootfs.js';
 
 /** The Temporal CLI release scripts/setup.sh builds; bump both together. */
@@ -74,15 +76,23 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (options.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
-  const { execa } = await import('execa');
+  if (options.dbFile) await mkdir(dirname(options.dbFile), { recursive: true });
   const child = execa(binary, args, {
-    stdio: options.foreground ? 'inherit' : 'ignore',
+    stdin: 'ignore',
+    stdout: options.foreground ? 'inherit' : 'ignore',
+    stderr: options.foreground ? 'inherit' : 'pipe',
+    buffer: false,
     reject: false,
     cleanup: true,
   });
+  // Keep the end of what the server says, to explain a failed start.
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString()).slice(-2000);
+  });
   const exited = child.then((result) => result);
   const address = `${ip}:${port}`;
-  await waitForPort(ip, port, 30_000, exited);
+  await waitForPort(ip, port, 30_000, exited, () => stderrTail);
   return {
     address,
     ...(options.headless ? {} : { uiUrl: `http://${ip}:${uiPort}` }),
@@ -101,15 +111,20 @@ async function waitForPort(
   port: number,
   timeoutMs: number,
   exited: Promise<unknown>,
+  output: () => string,
 ): Promise<void> {
-  const { connect } = await import('node:net');
   let dead = false;
   void exited.then(() => {
     dead = true;
   });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (dead) throw new Error(`the Temporal dev server exited at start: is port ${port} already in use?`);
+    if (dead) {
+      const said = output().trim().split('\n').slice(-3).join(' | ');
+      throw new Error(
+        `the Temporal dev server exited at start (is port ${port} in use?): ${said || 'no output'}`,
+      );
+    }
     const open = await new Promise<boolean>((resolve) => {
       const socket = connect({ host, port }, () => {
         socket.end();

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import type { LogLevel } from '@temporalio/worker';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultTaskQueue } from '../worker/index.js';
 import { type CleanupFlags, cleanupCommand } from './commands/cleanup.js';
@@ -7,6 +8,7 @@ import { devServerCommand } from './commands/dev-server.js';
 import { cancelCommand, type RunFlags, runCommand, statusCommand } from './commands/pipeline.js';
 import { type WorkerFlags, workerCommand } from './commands/worker.js';
 import type { ConnectionFlags } from './connection.js';
+import { installSdkLogger } from './logging.js';
 
 const defaultRoot = '/run/temporal-runsc';
 const defaultWorkDir = '/var/lib/temporal-runsc';
@@ -67,8 +69,14 @@ withRuntime(
   .option('--task-queue <name>', 'shared task queue', defaultTaskQueue)
   .option('--host-queue <name>', "this host's own queue (default <task-queue>@<hostname>)")
   .option('--host <name>', 'host name in heartbeats and results')
+  .addOption(
+    new Option('--log-level <level>', 'Temporal SDK log level')
+      .choices(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'])
+      .default('INFO'),
+  )
   .action(
-    exitWith(async (flags: WorkerFlags) => {
+    exitWith(async (flags: WorkerFlags & { logLevel: LogLevel }) => {
+      installSdkLogger(flags.logLevel);
       await workerCommand(flags);
       return 0;
     }),
@@ -116,6 +124,12 @@ program
   .option('--root <dir>', 'runtime state directory', `${defaultRoot}/demo`)
   .option('--work-dir <dir>', 'bundles, logs and the dev server database', `${defaultWorkDir}/demo`)
   .option('--json', 'print the result as one JSON object')
-  .action(exitWith((flags: DemoFlags) => demoCommand(flags)));
+  .option('--keep-server', 'keep the dev server and its web UI up afterwards, until Ctrl-C')
+  .action(
+    exitWith((flags: DemoFlags) => {
+      installSdkLogger('ERROR');
+      return demoCommand(flags);
+    }),
+  );
 
 await program.parseAsync();

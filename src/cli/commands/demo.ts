@@ -16,6 +16,8 @@ export interface DemoFlags {
   root: string;
   workDir: string;
   json?: boolean;
+  /** Keep the dev server (and its web UI) up after the pipeline, until Ctrl-C. */
+  keepServer?: boolean;
 }
 
 /** The example pipeline: success, a retry that heals, a timeout, a result passed on, and a finally step. */
@@ -111,6 +113,15 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       console.error(`web UI: ${server.uiUrl}/namespaces/default/workflows/${result?.workflowId ?? ''}`);
     }
     console.error(`demo took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (server && flags.keepServer) {
+      console.error('the dev server keeps running for the web UI: Ctrl-C to stop it');
+      await new Promise((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    } else if (server) {
+      console.error('(the dev server stops now; add --keep-server to browse the run in the web UI)');
+    }
     return result?.status === 'completed' && left.length === 0 && processes.length === 0 ? 0 : 1;
   } finally {
     await connection.close();

@@ -48,6 +48,8 @@ export async function runPipeline(
   await showProgress(followPipeline(handle));
   const result = await pipelineResult(handle);
   if (flags.json) console.log(JSON.stringify(result));
+  else if (process.stderr.isTTY && process.stdout.isTTY)
+    console.log(`pipeline ${result.status}: ${result.workflowId}`);
   else console.log(`\n${statusTable(result)}\n\npipeline ${result.status}: ${result.workflowId}`);
   return result;
 }
