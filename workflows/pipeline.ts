@@ -7,6 +7,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   TimeoutFailure,
   workflowInfo,
@@ -33,8 +34,13 @@ const defaultQueueTimeout = '5m';
 /** How many times a step moves to another host when its host is lost. */
 const maxHostMoves = 3;
 
-const shared = proxyActivities<SharedActivities>({
-  startToCloseTimeout: '30s',
+/**
+ * Which host runs a step: asked of the worker that runs this workflow task, as a local activity,
+ * so it costs no round trip through the server. A pipeline thus stays on one host while that
+ * host lives (its workflow tasks are sticky to one worker); pipelines spread across hosts.
+ */
+const shared = proxyLocalActivities<SharedActivities>({
+  startToCloseTimeout: '10s',
   retry: { maximumAttempts: 10, initialInterval: '1s' },
 });
 
