@@ -84,22 +84,12 @@ export async function runContainer(
   };
   // Recorded before the container exists, so that even a crash right after start leaves its id.
   beat();
-  const timer = setInterval(
-    () => {
-      if (heartbeat.pid !== undefined && heartbeat.sandboxPid === undefined) {
-        deps.runtime.state(containerId).then(
-          (state) => {
-            if (state.pid > 0) heartbeat.sandboxPid = state.pid;
-          },
-          () => undefined,
-        );
-      }
-      beat();
-    },
-    heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs),
-  );
+  // No runtime call here (a `state` per step cost a runsc process each): the pid of `run` is
+  // enough to find the container's processes.
+  const timer = setInterval(beat, heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs));
 
   deps.live.add(containerId);
+  let announce: NodeJS.Timeout | undefined;
   let run: RunResult;
   try {
     run = await deps.runtime.run(containerId, bundleDir, {
@@ -111,7 +101,19 @@ export async function runContainer(
       onStart: (pid) => {
         heartbeat.pid = pid;
         beat();
-        tellWorkflow(context, { step: input.step, containerId, pid, host: deps.host, attempt: info.attempt });
+        // Only steps that outlive a moment are announced: each signal costs the workflow a task,
+        // and a step that ends quickly is shown by its result anyway.
+        announce = setTimeout(
+          () =>
+            tellWorkflow(context, {
+              step: input.step,
+              containerId,
+              pid,
+              host: deps.host,
+              attempt: info.attempt,
+            }),
+          announceAfterMs,
+        );
       },
     });
   } catch (error) {
@@ -125,6 +127,7 @@ export async function runContainer(
     throw error;
   } finally {
     clearInterval(timer);
+    clearTimeout(announce);
     deps.live.delete(containerId);
     await rm(bundleDir, { recursive: true, force: true });
   }
@@ -175,6 +178,8 @@ export async function runContainer(
 
 /** The signal a pipeline receives when a step's container starts (for its `status` query). */
 export const containerStartedSignal = 'containerStarted';
+/** How long a container runs before the workflow is told about it. */
+const announceAfterMs = 1000;
 
 /**
  * Lets the workflow show the running container (pid, host, attempt) in its status query; the

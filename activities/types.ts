@@ -82,7 +82,6 @@ export interface RunContainerResult {
 export interface RunHeartbeat {
   containerId: string;
   pid?: number;
-  sandboxPid?: number;
   host: string;
   hostQueue: string;
   startedAt: string;

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -158,6 +159,8 @@ async function runStep(
         startToCloseTimeout: step.timeout ?? defaults.timeout ?? defaultTimeout,
         heartbeatTimeout: step.heartbeatTimeout ?? defaults.heartbeatTimeout ?? defaultHeartbeatTimeout,
         scheduleToStartTimeout: defaults.queueTimeout ?? defaultQueueTimeout,
+        // Said explicitly: a cancelled pipeline must wait until the container is confirmed gone.
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         summary: step.name,
         retry: {
           maximumAttempts: retry.maximumAttempts ?? 3,

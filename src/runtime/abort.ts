@@ -70,7 +70,7 @@ export async function abortContainer(
     await waitForExit(2000);
   }
 
-  if (await exists(runtime, id)) {
+  if (!(await confirmGone(runtime, id, 500))) {
     steps.push('delete --force');
     try {
       await runtime.delete(id, { force: true });
@@ -80,8 +80,24 @@ export async function abortContainer(
       if (!(error instanceof RuntimeError)) throw error;
     }
   }
-  const gone = !(await exists(runtime, id));
+  const gone = await confirmGone(runtime, id, 2000);
   return { steps, gone };
+}
+
+/**
+ * True once `state` has not found the id twice in a row, 50 ms apart, within `ms`. One answer is
+ * not enough: while runsc tears a container down, `state` can miss it for a moment and then
+ * find it again until the teardown has finished.
+ */
+async function confirmGone(runtime: AbortableRuntime, id: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  let misses = 0;
+  for (;;) {
+    misses = (await exists(runtime, id)) ? 0 : misses + 1;
+    if (misses >= 2) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
 }
 
 async function tryKill(

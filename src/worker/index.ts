@@ -67,6 +67,9 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     workflowsPath: options.workflowsPath ?? packagedWorkflowsPath(),
     activities: { hostQueue: async () => ({ host, hostQueue }) },
     shutdownGraceTime: '5s',
+    // After a worker dies, its pipelines' next tasks wait this long on its sticky queue before
+    // any worker may take them (the default, 10 s, dominated crash recovery in the benchmark).
+    stickyQueueScheduleToStartTimeout: '2s',
   });
   const hostWorker = await Worker.create({
     connection: options.connection,

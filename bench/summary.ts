@@ -1,0 +1,132 @@
+/**
+ * The one JSON object of `npm run bench -- --json`: the issue's figures first (medians, named as
+ * the issue names them), each target with its verdict, then every scenario's details and raw
+ * samples. A scenario that did not run (or failed) leaves its figures null.
+ */
+
+import type { BenchPlan } from './options.js';
+import type { Leftovers } from './root-sweep.js';
+import type { CancelResult } from './scenarios/cancel.js';
+import type { CrashRecoveryResult } from './scenarios/crash-recovery.js';
+import type { PipelineSequentialResult } from './scenarios/pipeline-sequential.js';
+import type { RawRunResult } from './scenarios/raw-run.js';
+import type { StepOverheadResult, StepSplit } from './scenarios/step-overhead.js';
+import type { ThroughputResult } from './scenarios/throughput.js';
+import type { WorkerRssResult } from './scenarios/worker-rss.js';
+
+export interface ScenarioResults {
+  raw?: RawRunResult;
+  overhead?: StepOverheadResult;
+  pipeline?: PipelineSequentialResult;
+  throughput?: ThroughputResult;
+  cancel?: CancelResult;
+  crash?: CrashRecoveryResult;
+  rss?: WorkerRssResult;
+}
+
+export interface BenchMeta {
+  startedAt: string;
+  durationS: number;
+  quick: boolean;
+  runs: number;
+  plan: BenchPlan;
+  machine: { cpus: number; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  runsc: string;
+  runc: string | null;
+  settings: Record<string, unknown>;
+  notes: string[];
+  errors: Record<string, string>;
+  leftBehind: Leftovers;
+}
+
+export interface Verdict {
+  target: string;
+  value: number | null;
+  met: boolean | null;
+}
+
+export interface BenchJson {
+  rawRunMs: number | null;
+  runcRunMs: number | null;
+  stepOverheadMs: number | null;
+  stepOverheadSplitMs: StepSplit | null;
+  pipeline20Ratio: number | null;
+  throughputRatio: number | null;
+  stepsPerSecond: { library: number; raw: number } | null;
+  cancelToGoneMs: { p50: number; p95: number } | null;
+  cancelToGoneIgnoringTermMs: { p50: number; p95: number; graceMs: number } | null;
+  crashRecoveryMs: number | null;
+  workerRssMb: {
+    idle: number;
+    at16Containers: number;
+    floodPeak: number;
+    floodGrowth: number;
+    floodBytes: number;
+  } | null;
+  targets: Record<string, Verdict>;
+  details: ScenarioResults;
+  meta: BenchMeta;
+}
+
+export function buildBenchJson(results: ScenarioResults, meta: BenchMeta): BenchJson {
+  const { raw, overhead, pipeline, throughput, cancel, crash, rss } = results;
+  const figures: Omit<BenchJson, 'targets' | 'details' | 'meta'> = {
+    rawRunMs: raw?.rawRunMs.p50 ?? null,
+    runcRunMs: raw?.runcRunMs?.p50 ?? null,
+    stepOverheadMs: overhead?.stepOverheadMs ?? null,
+    stepOverheadSplitMs: overhead?.splitMs ?? null,
+    pipeline20Ratio: pipeline?.ratio ?? null,
+    throughputRatio: throughput?.ratio ?? null,
+    stepsPerSecond: throughput?.stepsPerSecond ?? null,
+    cancelToGoneMs: cancel
+      ? { p50: cancel.exitsOnTerm.cancelToGoneMs.p50, p95: cancel.exitsOnTerm.cancelToGoneMs.p95 }
+      : null,
+    cancelToGoneIgnoringTermMs: cancel
+      ? {
+          p50: cancel.ignoresTerm.cancelToGoneMs.p50,
+          p95: cancel.ignoresTerm.cancelToGoneMs.p95,
+          graceMs: cancel.ignoresTerm.graceMs,
+        }
+      : null,
+    crashRecoveryMs: crash?.crashRecoveryMs.p50 ?? null,
+    workerRssMb: rss
+      ? {
+          idle: rss.idleMb,
+          at16Containers: rss.concurrent.peakMb,
+          floodPeak: rss.flood.peakMb,
+          floodGrowth: rss.flood.growthMb,
+          floodBytes: rss.flood.bytes,
+        }
+      : null,
+  };
+  // Key order is reading order: the figures, their verdicts, then how they were obtained.
+  return { ...figures, targets: verdicts(figures), details: results, meta };
+}
+
+function verdicts(json: Omit<BenchJson, 'targets' | 'details' | 'meta'>): Record<string, Verdict> {
+  const atMost = (target: string, value: number | null | undefined, limit: number): Verdict => ({
+    target,
+    value: value ?? null,
+    met: value === null || value === undefined ? null : value <= limit,
+  });
+  const atLeast = (target: string, value: number | null | undefined, limit: number): Verdict => ({
+    target,
+    value: value ?? null,
+    met: value === null || value === undefined ? null : value >= limit,
+  });
+  // "Bounded under a flood": the worker may not grow by more than a fixed 64 MiB while 1 GiB
+  // passes through it, i.e. growth does not follow the output's size.
+  const floodBoundMb = 64;
+  return {
+    stepOverheadMs: atMost('<= 50 ms', json.stepOverheadMs, 50),
+    pipeline20Ratio: atMost('<= 1.3', json.pipeline20Ratio, 1.3),
+    throughputRatio: atLeast('>= 0.8', json.throughputRatio, 0.8),
+    cancelToGoneP95Ms: atMost('p95 <= 1000 ms', json.cancelToGoneMs?.p95, 1000),
+    workerRssAt16Mb: atMost('<= 200 MB', json.workerRssMb?.at16Containers, 200),
+    workerRssFloodGrowthMb: atMost(
+      `growth <= ${floodBoundMb} MB (bounded)`,
+      json.workerRssMb?.floodGrowth,
+      floodBoundMb,
+    ),
+  };
+}
