@@ -199,7 +199,11 @@ export class Runsc {
     const runtimeLog = options.outputLog
       ? `${options.outputLog}.runtime.json`
       : join(tmpdir(), `temporal-runsc-${id}-${randomBytes(4).toString('hex')}.runtime.json`);
-    const args = [...globalArgs(this.options, runtimeLog), ...subcommand];
+    // A sandbox that panics (a fork bomb can make it) says so only in its panic log, and runsc
+    // then exits with a small code that would pass for the step's own.
+    const panicLog = `${runtimeLog}.panic`;
+    const panicArgs = this.flavor === 'runsc' ? [`--panic-log=${panicLog}`] : [];
+    const args = [...globalArgs(this.options, runtimeLog), ...panicArgs, ...subcommand];
     if (options.outputLog) await mkdir(dirname(options.outputLog), { recursive: true });
     await rm(runtimeLog, { force: true });
 
@@ -257,8 +261,14 @@ export class Runsc {
         throw error;
       }
       const logText = await readFile(runtimeLog, 'utf8').catch(() => '');
+      const panicText = await readFile(panicLog, 'utf8').catch(() => '');
       if (!options.outputLog) await rm(runtimeLog, { force: true });
-      const status = toExitStatus(result, runtimeErrorsFromLog(logText));
+      await rm(panicLog, { force: true });
+      const panic = panicText.split('\n').find((line) => line.startsWith('panic:'));
+      const status = toExitStatus(result, [
+        ...runtimeErrorsFromLog(logText),
+        ...(panic ? [`sandbox ${panic}`] : []),
+      ]);
       if (status.runtimeError && /container already exists/.test(status.runtimeError)) {
         throw new ContainerExists(`container ${id} already exists in ${this.root ?? 'the default root'}`, {
           command: [this.command, ...args],
