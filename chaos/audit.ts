@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { processesHoldingFilesIn, processesOfRoot } from '../src/host/processes.js';
 import { Runsc } from '../src/runtime/index.js';
 import type { TrackedPipeline } from './pipelines.js';
+import { isRecordedSandboxCrash } from './steps.js';
 
 export interface AuditTarget {
   roots: readonly string[];
@@ -159,6 +160,8 @@ export function exitCodeProblems(pipelines: readonly TrackedPipeline[]): {
       const expected = pipeline.pipeline.expectations[step.name];
       if (!expected) {
         problems.push(`${pipeline.workflowId}: step ${step.name} has no known exit code`);
+      } else if (expected.sandboxMayCrash && isRecordedSandboxCrash(step)) {
+        // A truthful record of the sandbox's own crash: no exit code, the crash named.
       } else if (step.exitCode !== expected.exitCode) {
         problems.push(
           `${pipeline.workflowId}: step ${step.name} ${step.status} with recorded exit code ${step.exitCode}, but ${expected.why} (true code: ${expected.exitCode})${step.error ? `; error: ${step.error}` : ''}`,

@@ -12,6 +12,21 @@ export interface StepExpectation {
   exitCode: number | null;
   /** Why that is the truth, for the failure message. */
   why: string;
+  /**
+   * The sandbox itself may crash under this step (a fork storm that exhausts the pids limit of
+   * a ptrace sandbox): then the true record is a failed step with no exit code and a runtime
+   * error naming the crash, never runsc's own exit code passed off as the step's.
+   */
+  sandboxMayCrash?: boolean;
+}
+
+/** Whether a step's record is a truthful report of a sandbox crash. */
+export function isRecordedSandboxCrash(step: {
+  status: string;
+  exitCode: number | null;
+  error?: string;
+}): boolean {
+  return step.status === 'failed' && step.exitCode === null && /sandbox crashed/.test(step.error ?? '');
 }
 
 export interface ChaosStep {

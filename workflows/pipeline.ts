@@ -251,7 +251,12 @@ function recordFailure(report: StepReport, error: unknown): void {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof ApplicationFailure && cause.details?.[0] && typeof cause.details[0] === 'object') {
     const details = cause.details[0] as Partial<RunContainerResult>;
-    if (typeof details.exitCode === 'number') recordResult(report, details as RunContainerResult);
+    if (typeof details.exitCode === 'number') {
+      recordResult(report, details as RunContainerResult);
+      // Only a ContainerExit carries the step's own exit code. After a RuntimeError (the sandbox
+      // crashed, say) the code is runsc's and would pass for the step's: record none.
+      if (cause.type !== 'ContainerExit') Object.assign(report, { exitCode: null, signal: null });
+    }
   }
   if (cause instanceof TimeoutFailure) {
     report.error = `timed out (${cause.timeoutType ?? 'unknown'})`;

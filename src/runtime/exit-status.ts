@@ -64,3 +64,16 @@ export function runtimeErrorsFromLog(text: string): string[] {
   }
   return errors;
 }
+
+/**
+ * Reads runsc's `--panic-log`. It stays empty on a healthy run; anything in it means the sandbox
+ * itself crashed (a Go `panic:`, or a `fatal error:` such as `newosproc` when a fork storm
+ * exhausts the pids limit), whatever exit code runsc then gave. Returns one line naming the crash.
+ */
+export function sandboxPanic(text: string): string | undefined {
+  const lines = text.split('\n').map((line) => line.trim());
+  const headline =
+    lines.find((line) => line.startsWith('panic:') || line.startsWith('fatal error:')) ??
+    lines.find((line) => line.length > 0);
+  return headline === undefined ? undefined : `sandbox crashed: ${headline}`;
+}

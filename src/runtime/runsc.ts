@@ -33,7 +33,7 @@ import {
   RuntimeNotFound,
   RuntimeTimeout,
 } from './errors.js';
-import { type ExitStatus, runtimeErrorsFromLog, toExitStatus } from './exit-status.js';
+import { type ExitStatus, runtimeErrorsFromLog, sandboxPanic, toExitStatus } from './exit-status.js';
 import type { ContainerState, RuntimeVersion } from './types.js';
 
 export interface RunOptions {
@@ -264,11 +264,8 @@ export class Runsc {
       const panicText = await readFile(panicLog, 'utf8').catch(() => '');
       if (!options.outputLog) await rm(runtimeLog, { force: true });
       await rm(panicLog, { force: true });
-      const panic = panicText.split('\n').find((line) => line.startsWith('panic:'));
-      const status = toExitStatus(result, [
-        ...runtimeErrorsFromLog(logText),
-        ...(panic ? [`sandbox ${panic}`] : []),
-      ]);
+      const panic = sandboxPanic(panicText);
+      const status = toExitStatus(result, [...runtimeErrorsFromLog(logText), ...(panic ? [panic] : [])]);
       if (status.runtimeError && /container already exists/.test(status.runtimeError)) {
         throw new ContainerExists(`container ${id} already exists in ${this.root ?? 'the default root'}`, {
           command: [this.command, ...args],

@@ -5,7 +5,7 @@ import {
   classifyRuntimeFailure,
   RuntimeError,
 } from '../../src/runtime/errors.js';
-import { runtimeErrorsFromLog, toExitStatus } from '../../src/runtime/exit-status.js';
+import { runtimeErrorsFromLog, sandboxPanic, toExitStatus } from '../../src/runtime/exit-status.js';
 
 describe('exit status', () => {
   it('passes a plain exit code through', () => {
@@ -63,5 +63,31 @@ describe('runtime failures', () => {
     expect(other).not.toBeInstanceOf(ContainerNotFound);
     expect(other.command).toEqual(['runsc', 'state', 'x']);
     expect(other.stderr).toBe('permission denied');
+  });
+});
+
+describe('sandbox panic log', () => {
+  it('says nothing for the empty log of a healthy run', () => {
+    expect(sandboxPanic('')).toBeUndefined();
+    expect(sandboxPanic('\n\n')).toBeUndefined();
+  });
+
+  it('names a Go panic by its headline, not the goroutine dump', () => {
+    const text =
+      'goroutine 1 [running]:\npanic: error initializing first thread: resource temporarily unavailable\n\nmain.main()';
+    expect(sandboxPanic(text)).toBe(
+      'sandbox crashed: panic: error initializing first thread: resource temporarily unavailable',
+    );
+  });
+
+  it('names a Go runtime fatal error (threads exhausted by a fork storm)', () => {
+    const text = 'runtime: failed to create new OS thread\nfatal error: newosproc\n\nruntime stack:';
+    expect(sandboxPanic(text)).toBe('sandbox crashed: fatal error: newosproc');
+  });
+
+  it('treats any other text as a crash too, quoting its first line', () => {
+    expect(sandboxPanic('\nSIGSEGV: segmentation violation\nPC=0x0')).toBe(
+      'sandbox crashed: SIGSEGV: segmentation violation',
+    );
   });
 });
