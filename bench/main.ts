@@ -7,6 +7,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { execa } from 'execa';
+import { devServerDynamicConfig } from '../src/dev-server.js';
 import { BenchHarness, inProcessWorkerSettings } from './harness.js';
 import { parseOptions, planFor, type ScenarioName, scenarioNames } from './options.js';
 import { say } from './progress.js';
@@ -108,6 +109,7 @@ const meta: BenchMeta = {
     inProcessWorker: inProcessWorkerSettings,
     crashStep: crashStepSettings,
     defaultStepHeartbeatTimeoutMs: 10_000,
+    devServerDynamicConfig,
   },
   notes: [
     ...(runcVersion

@@ -47,6 +47,28 @@ export interface DevServerOptions {
   headless?: boolean;
   /** Inherit stdio (foreground use); otherwise output is discarded. */
   foreground?: boolean;
+  /** Server dynamic config, on top of devServerDynamicConfig. */
+  dynamicConfig?: Record<string, string | number | boolean>;
+}
+
+/**
+ * The dev server runs one history shard, and each shard reads its queues of pending tasks at
+ * most 20 times a second by default. On a cluster that limit is per shard of hundreds; here it
+ * serialises every workflow: it put about 30 ms on each hand-off (workflow task, activity task,
+ * the task after an activity) of every step, measured with a one-activity workflow: 150 ms end
+ * to end with the default, 56 ms with this.
+ */
+export const devServerDynamicConfig: Readonly<Record<string, number>> = {
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
+};
+
+/** `--dynamic-config-value key=value` pairs for the dev server (values as JSON). */
+export function dynamicConfigArgs(config: Record<string, string | number | boolean>): string[] {
+  return Object.entries(config).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
 }
 
 export interface DevServer {
@@ -73,6 +95,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const port = options.port ?? 7233;
   const uiPort = options.uiPort ?? port + 1000;
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--log-level', 'error'];
+  args.push(...dynamicConfigArgs({ ...devServerDynamicConfig, ...options.dynamicConfig }));
   if (options.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   if (options.dbFile) args.push('--db-filename', options.dbFile);

@@ -7,7 +7,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node';
-import { devServerExecutable } from '../../src/dev-server.js';
+import { devServerDynamicConfig, devServerExecutable, dynamicConfigArgs } from '../../src/dev-server.js';
 import { processesOfRoot } from '../../src/host/processes.js';
 import { ensureBusyboxRootfs } from '../../src/rootfs.js';
 import { Runsc } from '../../src/runtime/index.js';
@@ -37,7 +37,12 @@ export default async function setup(project: TestProject) {
   const rootfs = await ensureBusyboxRootfs();
 
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: await devServerExecutable(), ip: '127.0.0.1' },
+    server: {
+      executable: await devServerExecutable(),
+      ip: '127.0.0.1',
+      // The same server settings as startDevServer's (the bench's and the demo's).
+      extraArgs: dynamicConfigArgs(devServerDynamicConfig),
+    },
   });
   project.provide('temporalAddress', env.address);
   project.provide('runscRoot', runscRoot);
