@@ -1,8 +1,11 @@
 /**
- * Starts and stops bench/worker-process.ts, and reads its memory from /proc. The worker runs as
- * `node --import tsx`, so its RSS includes tsx's loader; a compiled worker would weigh a little less.
+ * A sandbox worker in a process of its own, for the scenarios that SIGKILL a worker, read its
+ * memory or count its runtime calls. It is the compiled CLI, `temporal-runsc worker --json`,
+ * as a user deploys it (`npm run bench` builds dist/ first), serving the run's prebuilt
+ * workflow bundle. Its memory is read from /proc.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { CleanupReport } from '../src/host/cleanup.js';
@@ -17,41 +20,62 @@ export interface ChildWorkerSettings {
   rootfs: string;
   graceMs: number;
   maxContainers: number;
-  workflowsPath: string;
+  workflowBundlePath: string;
   /** The runtime binary the worker calls; default `runsc`. */
   runtimeCommand?: string;
 }
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const compiledCli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+
+/** The CLI's arguments for these settings (kept apart so that the command line can be shown). */
+export function workerArgs(settings: ChildWorkerSettings): string[] {
+  return [
+    compiledCli,
+    'worker',
+    '--json',
+    '--log-level=WARN',
+    `--address=${settings.address}`,
+    `--task-queue=${settings.taskQueue}`,
+    `--host-queue=${settings.hostQueue}`,
+    `--host=${settings.host}`,
+    `--runtime=${settings.runtimeCommand ?? 'runsc'}`,
+    `--root=${settings.root}`,
+    '--platform=ptrace',
+    '--network=none',
+    `--work-dir=${settings.workDir}`,
+    `--rootfs=${settings.rootfs}`,
+    `--grace-ms=${settings.graceMs}`,
+    `--concurrency=${settings.maxContainers}`,
+    `--workflow-bundle=${settings.workflowBundlePath}`,
+  ];
+}
+
+/**
+ * The node flags the CLI's `#!/usr/bin/env -S node ...` line gives it, so that the worker runs
+ * as the installed `temporal-runsc` command does.
+ */
+async function shebangNodeFlags(): Promise<string[]> {
+  const firstLine = (await readFile(compiledCli, 'utf8')).split('\n', 1)[0] ?? '';
+  const match = /^#!\/usr\/bin\/env -S node(?<flags>.*)$/.exec(firstLine);
+  return match?.groups?.flags?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
 
 export class ChildWorker {
   private constructor(
     private readonly child: ChildProcess,
     readonly pid: number,
-    /** Spawn to "ready": process start, workflow bundling, start-up sweep. */
+    /** Spawn to "ready": process start, loading the bundle, start-up sweep. */
     readonly startMs: number,
     readonly startupSweep: CleanupReport | undefined,
     readonly exited: Promise<void>,
   ) {}
 
   static async start(settings: ChildWorkerSettings): Promise<ChildWorker> {
+    if (!existsSync(compiledCli)) {
+      throw new Error(`no compiled CLI at ${compiledCli}: run \`npm run build\` (npm run bench does)`);
+    }
     const startedAt = performance.now();
-    const child = spawn('node', ['--import', 'tsx', 'bench/worker-process.ts'], {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: settings.address,
-        TASK_QUEUE: settings.taskQueue,
-        HOST_QUEUE: settings.hostQueue,
-        HOST_NAME: settings.host,
-        RUNSC_ROOT: settings.root,
-        WORK_DIR: settings.workDir,
-        ROOTFS: settings.rootfs,
-        GRACE_MS: String(settings.graceMs),
-        MAX_CONTAINERS: String(settings.maxContainers),
-        WORKFLOWS_PATH: settings.workflowsPath,
-        RUNSC_COMMAND: settings.runtimeCommand ?? '',
-      },
+    const child = spawn(process.execPath, [...(await shebangNodeFlags()), ...workerArgs(settings)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

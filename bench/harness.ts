@@ -12,7 +12,8 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { type DevServer, startDevServer } from '../src/dev-server.js';
 import { ensureBusyboxRootfs } from '../src/rootfs.js';
 import { Runsc } from '../src/runtime/index.js';
-import { createSandboxWorker, type SandboxWorker } from '../src/worker/index.js';
+import { writeWorkflowBundle } from '../src/worker/bundle.js';
+import { createSandboxWorker, packagedWorkflowsPath, type SandboxWorker } from '../src/worker/index.js';
 import { findDevServerPid } from './cpu.js';
 import { say } from './progress.js';
 import { RawRuntime } from './raw-runtime.js';
@@ -25,7 +26,6 @@ import {
   sweepRoot,
 } from './root-sweep.js';
 import { sdkLogger } from './sdk-logger.js';
-import { snapshotWorkflows } from './workflow-snapshot.js';
 
 /** The worker settings the scenarios rely on, stated once so the report can quote them. */
 export const inProcessWorkerSettings = {
@@ -53,8 +53,12 @@ export class BenchHarness {
   };
   readonly taskQueue = `bench-${process.pid}`;
   rootfs = '';
-  /** The workflow code every worker of this run bundles (workflow-snapshot.ts). */
-  workflowsPath = '';
+  /**
+   * The workflow code every worker of this run serves, bundled once at start as a deployment
+   * would: the crash scenario starts workers minutes later, and if the checkout changed
+   * meanwhile, a worker bundling from source would replay running pipelines with other code.
+   */
+  workflowBundlePath = '';
   address = '';
   /** For CPU accounting (cpu.ts); undefined if it could not be found. */
   devServerPid: number | undefined;
@@ -91,7 +95,10 @@ export class BenchHarness {
       await rm(this.base, { recursive: true, force: true });
     };
     this.rootfs = await ensureBusyboxRootfs();
-    this.workflowsPath = await snapshotWorkflows(join(this.workDir, 'code'));
+    say('bundling the workflow code once for every worker of this run');
+    this.workflowBundlePath = (
+      await writeWorkflowBundle(join(this.workDir, 'workflow-bundle.js'), packagedWorkflowsPath())
+    ).path;
 
     const port = (await portIsFree(options.port)) ? options.port : await anyFreePort();
     say(`starting the Temporal dev server on 127.0.0.1:${port}`);
@@ -113,7 +120,7 @@ export class BenchHarness {
     };
     this.runtime = new Runsc({ root: this.roots.runsc, platform: 'ptrace', network: 'none' });
 
-    say('starting the in-process sandbox worker (bundles the workflow code)');
+    say('starting the in-process sandbox worker');
     const nativeConnection = await NativeConnection.connect({ address: this.address });
     this.defer('close the worker connection', () => nativeConnection.close());
     this.worker = await createSandboxWorker({
@@ -125,7 +132,7 @@ export class BenchHarness {
       rootfs: this.rootfs,
       graceMs: inProcessWorkerSettings.graceMs,
       maxConcurrentContainers: inProcessWorkerSettings.maxConcurrentContainers,
-      workflowsPath: this.workflowsPath,
+      workflowBundle: { codePath: this.workflowBundlePath },
     });
     const running = this.worker.run();
     this.defer('stop the in-process worker', async () => {

@@ -17,6 +17,7 @@ import { crashStepSettings, measureCrashRecovery } from './scenarios/crash-recov
 import { measureSequentialPipeline } from './scenarios/pipeline-sequential.js';
 import { measureRawRuns } from './scenarios/raw-run.js';
 import { measureStepOverhead } from './scenarios/step-overhead.js';
+import { measureTemporalFloor } from './scenarios/temporal-floor.js';
 import { measureThroughput } from './scenarios/throughput.js';
 import { measureWorkerRss } from './scenarios/worker-rss.js';
 import { type BenchMeta, buildBenchJson, type ScenarioResults } from './summary.js';
@@ -62,6 +63,7 @@ const errors: Record<string, string> = {};
 const scenarios: { [K in ScenarioName]: () => Promise<NonNullable<ScenarioResults[K]>> } = {
   raw: () => measureRawRuns(harness, plan),
   overhead: () => measureStepOverhead(harness, plan),
+  floor: () => measureTemporalFloor(harness, plan),
   pipeline: () => measureSequentialPipeline(harness, plan),
   throughput: () => measureThroughput(harness, plan),
   cancel: () => measureCancel(harness, plan),
@@ -116,8 +118,9 @@ const meta: BenchMeta = {
       ? []
       : ['runc is not installed (command -v runc): runcRunMs is null; apt-get install runc']),
     'Each library figure is compared with raw runs taken in the same round, order alternating; ratios and overheads are medians of per-round values.',
+    'temporalFloorMs is the one-step pipeline shape (local hostQueue activity, then one activity on the host queue) with a no-op activity, on two workers of its own; libraryOverAboveFloorMs is the median of per-round (one-step pipeline - raw run - floor), the three taken in the same round, order rotating.',
     'The split of the step overhead is the median of each part; parts are from history event times, the client clock and the activity durationMs.',
-    'workerRssMb is VmRSS/1024 (MiB) of a worker run as `node --import tsx` in a process of its own.',
+    'workerRssMb is VmRSS/1024 (MiB) of the compiled CLI worker (`temporal-runsc worker`, with the node flags of its #! line, serving a prebuilt workflow bundle) in a process of its own.',
   ],
   errors,
   leftBehind,

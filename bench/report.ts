@@ -1,6 +1,7 @@
 /** The readable table: one line a figure, its target and verdict, and what it is made of. */
 import type { CpuTimes } from './cpu.js';
 import { type StepSplit, stepSplitLabels } from './scenarios/step-overhead.js';
+import { type FloorSplit, floorSplitLabels } from './scenarios/temporal-floor.js';
 import type { BenchJson, Verdict } from './summary.js';
 
 type Row = [figure: string, value: string, target: string, verdict: string];
@@ -53,6 +54,26 @@ export function renderTable(json: BenchJson): string {
       cpuText(overhead.cpuPerRunMs.pipeline),
     );
     sub('CPU per raw run:           bench / runsc / dev server', cpuText(overhead.cpuPerRunMs.raw));
+  }
+
+  const floor = details.floor;
+  row('temporalFloorMs: the same one-step shape, no-op activity, no container', ms(json.temporalFloorMs));
+  row(
+    "libraryOverAboveFloorMs: stepOverheadMs - floor (the library's own)",
+    ms(json.libraryOverAboveFloorMs),
+  );
+  if (floor) {
+    sub(
+      `same rounds: end to end ${ms(floor.endToEndMs.p50)}, raw ${ms(floor.rawRunMs.p50)}, stepOverheadMs`,
+      ms(floor.stepOverheadMs),
+    );
+    sub('where the floor goes (median of each part):', '');
+    for (const [key, label] of Object.entries(floorSplitLabels) as [keyof FloorSplit, string][]) {
+      sub(`  ${label}`, ms(floor.floorSplitMs[key]));
+    }
+    sub('workflow tasks per floor run', String(floor.workflowTasksPerFloorRun));
+    sub('CPU per floor run:         bench+workers / runsc / dev server', cpuText(floor.cpuPerRunMs.floor));
+    sub('CPU per one-step pipeline: bench+workers / runsc / dev server', cpuText(floor.cpuPerRunMs.pipeline));
   }
 
   const pipeline = details.pipeline;

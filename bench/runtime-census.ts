@@ -58,7 +58,7 @@ export async function countRuntimeCallsPerStep(
     rootfs: harness.rootfs,
     graceMs: 1000,
     maxContainers: settings.concurrency,
-    workflowsPath: harness.workflowsPath,
+    workflowBundlePath: harness.workflowBundlePath,
     runtimeCommand: wrapper,
   });
   harness.defer('stop the census worker', () => worker.stop());

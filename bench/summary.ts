@@ -11,12 +11,14 @@ import type { CrashRecoveryResult } from './scenarios/crash-recovery.js';
 import type { PipelineSequentialResult } from './scenarios/pipeline-sequential.js';
 import type { RawRunResult } from './scenarios/raw-run.js';
 import type { StepOverheadResult, StepSplit } from './scenarios/step-overhead.js';
+import type { TemporalFloorResult } from './scenarios/temporal-floor.js';
 import type { ThroughputResult } from './scenarios/throughput.js';
 import type { WorkerRssResult } from './scenarios/worker-rss.js';
 
 export interface ScenarioResults {
   raw?: RawRunResult;
   overhead?: StepOverheadResult;
+  floor?: TemporalFloorResult;
   pipeline?: PipelineSequentialResult;
   throughput?: ThroughputResult;
   cancel?: CancelResult;
@@ -50,6 +52,10 @@ export interface BenchJson {
   runcRunMs: number | null;
   stepOverheadMs: number | null;
   stepOverheadSplitMs: StepSplit | null;
+  /** Same workflow shape and worker layout as a one-step pipeline, no container: Temporal's part. */
+  temporalFloorMs: number | null;
+  /** Median of per-round (step overhead - floor): what the library itself adds to a step. */
+  libraryOverAboveFloorMs: number | null;
   pipeline20Ratio: number | null;
   throughputRatio: number | null;
   stepsPerSecond: { library: number; raw: number } | null;
@@ -69,12 +75,14 @@ export interface BenchJson {
 }
 
 export function buildBenchJson(results: ScenarioResults, meta: BenchMeta): BenchJson {
-  const { raw, overhead, pipeline, throughput, cancel, crash, rss } = results;
+  const { raw, overhead, floor, pipeline, throughput, cancel, crash, rss } = results;
   const figures: Omit<BenchJson, 'targets' | 'details' | 'meta'> = {
     rawRunMs: raw?.rawRunMs.p50 ?? null,
     runcRunMs: raw?.runcRunMs?.p50 ?? null,
     stepOverheadMs: overhead?.stepOverheadMs ?? null,
     stepOverheadSplitMs: overhead?.splitMs ?? null,
+    temporalFloorMs: floor?.temporalFloorMs ?? null,
+    libraryOverAboveFloorMs: floor?.libraryOverAboveFloorMs ?? null,
     pipeline20Ratio: pipeline?.ratio ?? null,
     throughputRatio: throughput?.ratio ?? null,
     stepsPerSecond: throughput?.stepsPerSecond ?? null,

@@ -73,7 +73,7 @@ export function childWorkerSettings(
     rootfs: harness.rootfs,
     graceMs: crashStepSettings.graceMs,
     maxContainers,
-    workflowsPath: harness.workflowsPath,
+    workflowBundlePath: harness.workflowBundlePath,
   };
 }
 

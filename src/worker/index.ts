@@ -2,13 +2,16 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Duration } from '@temporalio/common';
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type SandboxActivityOptions } from '../../activities/index.js';
 import { type CleanupReport, cleanupHost } from '../host/cleanup.js';
 import { LiveContainers } from '../host/live-containers.js';
 import { Runsc } from '../runtime/runsc.js';
 
 export const defaultTaskQueue = 'temporal-runsc';
+
+/** The file name of the prebuilt workflow bundle in dist/. */
+export const workflowBundleFileName = 'workflow-bundle.js';
 
 export interface SandboxWorkerOptions extends Omit<SandboxActivityOptions, 'hostQueue' | 'live' | 'runtime'> {
   connection: NativeConnection;
@@ -27,8 +30,16 @@ export interface SandboxWorkerOptions extends Omit<SandboxActivityOptions, 'host
    * is aborted: TERM, grace, KILL). Default 1 s: a worker that stops must not leave containers.
    */
   shutdownGraceTime?: Duration;
-  /** Workflow code to serve; default this package's workflows. */
+  /** Workflow code to serve, bundled at start; default this package's workflows. */
   workflowsPath?: string;
+  /**
+   * Prebuilt workflow code (from `temporal-runsc bundle-workflows` or the SDK's
+   * `bundleWorkflowCode`), as Temporal recommends for production: the worker starts faster and
+   * never loads the bundler, which is most of its memory (measured: about 100 MiB of RSS).
+   * Takes precedence over workflowsPath. Default: the bundle shipped in this package's dist/,
+   * when there is one.
+   */
+  workflowBundle?: WorkflowBundleOption;
 }
 
 export interface SandboxWorker {
@@ -64,7 +75,7 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     connection: options.connection,
     namespace: options.namespace,
     taskQueue,
-    workflowsPath: options.workflowsPath ?? packagedWorkflowsPath(),
+    ...workflowCode(options),
     activities: { hostQueue: async () => ({ host, hostQueue }) },
     shutdownGraceTime: '5s',
     // After a worker dies, its pipelines' next tasks wait this long on its sticky queue before
@@ -109,6 +120,26 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     },
     shutdown,
   };
+}
+
+/** What to give Worker.create: a prebuilt bundle when there is one, else code to bundle. */
+function workflowCode(
+  options: Pick<SandboxWorkerOptions, 'workflowBundle' | 'workflowsPath'>,
+): { workflowBundle: WorkflowBundleOption } | { workflowsPath: string } {
+  if (options.workflowBundle) return { workflowBundle: options.workflowBundle };
+  if (options.workflowsPath) return { workflowsPath: options.workflowsPath };
+  const packaged = packagedWorkflowBundlePath();
+  return packaged ? { workflowBundle: { codePath: packaged } } : { workflowsPath: packagedWorkflowsPath() };
+}
+
+/**
+ * The bundle `npm run build` writes next to the compiled code (dist/workflow-bundle.js). A
+ * checkout run from source has none (and must not pick up a stale one), so it bundles.
+ */
+export function packagedWorkflowBundlePath(): string | undefined {
+  if (!import.meta.url.endsWith('.js')) return undefined;
+  const path = fileURLToPath(new URL(`../../${workflowBundleFileName}`, import.meta.url));
+  return existsSync(path) ? path : undefined;
 }
 
 /** This package's workflow code: the compiled file, or the source when run from a checkout. */

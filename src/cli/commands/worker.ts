@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { createSandboxWorker } from '../../worker/index.js';
 import { type ConnectionFlags, connectWorker } from '../connection.js';
 
@@ -13,6 +14,9 @@ export interface WorkerFlags extends ConnectionFlags {
   taskQueue: string;
   hostQueue?: string;
   host?: string;
+  graceMs: number;
+  workflowBundle?: string;
+  json?: boolean;
 }
 
 /** Runs a sandbox worker until SIGINT/SIGTERM; running steps are aborted on the way out. */
@@ -33,6 +37,8 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     workDir: flags.workDir,
     rootfs: flags.rootfs,
     maxConcurrentContainers: flags.concurrency,
+    graceMs: flags.graceMs,
+    ...(flags.workflowBundle ? { workflowBundle: { codePath: resolve(flags.workflowBundle) } } : {}),
   });
   const sweep = worker.startupSweep;
   console.error(
@@ -41,6 +47,12 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
         ? `; start-up sweep removed ${sweep.containers.filter((c) => c.action === 'aborted').length} leftover container(s)`
         : ''),
   );
-  await worker.run();
+  const running = worker.run();
+  // For supervisors (and the bench): the workers are created and start polling now.
+  if (flags.json) {
+    const { host, taskQueue, hostQueue } = worker;
+    console.log(JSON.stringify({ ready: true, pid: process.pid, host, taskQueue, hostQueue, sweep }));
+  }
+  await running;
   await connection.close();
 }
