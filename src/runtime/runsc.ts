@@ -26,6 +26,7 @@ import {
   stateArgs,
   waitArgs,
 } from './args.js';
+import { validateContainerId } from './container-id.js';
 import {
   ContainerExists,
   classifyRuntimeFailure,
@@ -300,6 +301,14 @@ export class Runsc {
    * Whether the id is in use, read from the state directory (no runtime call, so the happy path
    * stays cheap); runtimes whose layout we do not know are asked with `state`.
    */
+  /**
+   * Whether the state directory holds state for `id`, read from the folder without running the
+   * runtime (cheap, and it answers even when the runtime hangs).
+   */
+  async hasState(id: string): Promise<boolean> {
+    return this.idTaken(validateContainerId(id));
+  }
+
   private async idTaken(id: string): Promise<boolean> {
     const entries: string[] | undefined = await readdir(this.stateRoot).catch(
       (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : undefined),

@@ -144,11 +144,28 @@ describe('runContainer', () => {
         firstGoneBeforeSecondStarted = runtime.exists(firstId).then((e) => !e) as never;
       }
     });
-    const result = await runStep(env, activities, { step: 'retry', args: ['/bin/true'] });
+    // Long enough for a heartbeat (the first waits for the first tick).
+    const result = await runStep(env, activities, { step: 'retry', args: ['/bin/sleep', '1'] });
     expect(result.previousAttempt).toMatchObject({ containerId: firstId, outcome: 'cleaned' });
     expect(result.containerId).not.toBe(firstId);
     expect(await firstGoneBeforeSecondStarted).toBe(true);
     expect((await firstRun).exitCode).toBe(143);
+  });
+
+  it('attempt 3 removes the containers of attempts 1 and 2 even when they never heartbeated', async () => {
+    const activities = await testActivities();
+    const workflowId = uniqueId('wf');
+    const earlier = [1, 2].map((attempt) => makeContainerId({ workflowId, activityId: '1', attempt }));
+    const runs = earlier.map(async (id) => runtime.run(id, await testBundle(id, ['/bin/sleep', '30'])));
+    for (const id of earlier) await waitUntilRunning(id);
+
+    // A worker that died before its first heartbeat leaves no details: the ids are found by attempt.
+    const env = mockEnvironment({ workflowExecution: { workflowId, runId: 'run-1' }, attempt: 3 });
+    const result = await runStep(env, activities, { step: 'retry', args: ['/bin/true'] });
+    expect(result.exitCode).toBe(0);
+    expect(result.previousAttempt).toBeUndefined();
+    for (const id of earlier) expect(await runtime.exists(id)).toBe(false);
+    expect((await Promise.all(runs)).map((run) => run.exitCode)).toEqual([143, 143]);
   });
 
   it('reports a previous attempt on another host so the workflow can route cleanup there', async () => {
