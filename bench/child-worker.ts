@@ -9,45 +9,19 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { CleanupReport } from '../src/host/cleanup.js';
+import { readyLine, type WorkerCliSettings, workerCliArgs } from '../test/support/worker-cli.js';
 
-export interface ChildWorkerSettings {
-  address: string;
-  taskQueue: string;
-  hostQueue: string;
-  host: string;
-  root: string;
-  workDir: string;
-  rootfs: string;
-  graceMs: number;
+/** The bench always bounds the worker's containers and serves the run's prebuilt bundle. */
+export interface ChildWorkerSettings extends WorkerCliSettings {
   maxContainers: number;
   workflowBundlePath: string;
-  /** The runtime binary the worker calls; default `runsc`. */
-  runtimeCommand?: string;
 }
 
 const compiledCli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 
 /** The CLI's arguments for these settings (kept apart so that the command line can be shown). */
 export function workerArgs(settings: ChildWorkerSettings): string[] {
-  return [
-    compiledCli,
-    'worker',
-    '--json',
-    '--log-level=WARN',
-    `--address=${settings.address}`,
-    `--task-queue=${settings.taskQueue}`,
-    `--host-queue=${settings.hostQueue}`,
-    `--host=${settings.host}`,
-    `--runtime=${settings.runtimeCommand ?? 'runsc'}`,
-    `--root=${settings.root}`,
-    '--platform=ptrace',
-    '--network=none',
-    `--work-dir=${settings.workDir}`,
-    `--rootfs=${settings.rootfs}`,
-    `--grace-ms=${settings.graceMs}`,
-    `--concurrency=${settings.maxContainers}`,
-    `--workflow-bundle=${settings.workflowBundlePath}`,
-  ];
+  return [compiledCli, ...workerCliArgs(settings)];
 }
 
 /**
@@ -79,16 +53,7 @@ export class ChildWorker {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const ready = await new Promise<{ sweep?: CleanupReport }>((resolve, reject) => {
-      let buffered = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const line = buffered.split('\n').find((l) => l.includes('"ready"'));
-        if (line) resolve(JSON.parse(line) as { sweep?: CleanupReport });
-      });
-      child.once('error', reject);
-      void exited.then(() => reject(new Error('the bench worker process exited before it was ready')));
-    });
+    const ready = await readyLine(child, { what: 'the bench worker process' });
     if (child.pid === undefined) throw new Error('the bench worker process has no pid');
     return new ChildWorker(child, child.pid, performance.now() - startedAt, ready.sweep, exited);
   }

@@ -24,6 +24,11 @@ export interface AuditTarget {
   /** Every container of the scenario has an id starting with this (e.g. `trs-c123-kill-`). */
   containerPrefix: string;
   pipelines: readonly TrackedPipeline[];
+  /**
+   * The scenario's workers still running: not leftovers, though they name their root (the CLI's
+   * `worker --root=<root>`), so check 2 passes them over.
+   */
+  workerPids?: readonly number[];
 }
 
 export interface AuditReport {
@@ -68,13 +73,13 @@ export async function audit(target: AuditTarget, options: { settleMs?: number } 
  * the runtime once the folder is clean, or on the final attempt.
  */
 export async function hostStateProblems(
-  target: Pick<AuditTarget, 'roots' | 'containerPrefix'>,
+  target: Pick<AuditTarget, 'roots' | 'containerPrefix' | 'workerPids'>,
   options: { final: boolean },
 ): Promise<string[]> {
   const problems: string[] = [];
   for (const root of target.roots) {
     const files = await stateFileProblems(root);
-    problems.push(...(await processProblems(root)), ...files);
+    problems.push(...(await processProblems(root, target.workerPids ?? [])), ...files);
     if (files.length === 0 || options.final) problems.push(...(await listProblems(root)));
   }
   const cgroups = await cgroupsNamedAfter(target.containerPrefix);
@@ -95,8 +100,8 @@ async function listProblems(root: string): Promise<string[]> {
 }
 
 /** 2: processes naming the root (`--root=<root>`: sandbox, gofer, run...) or holding its files. */
-async function processProblems(root: string): Promise<string[]> {
-  const ofRoot = await processesOfRoot(root);
+async function processProblems(root: string, workerPids: readonly number[]): Promise<string[]> {
+  const ofRoot = (await processesOfRoot(root)).filter((p) => !workerPids.includes(p.pid));
   const holders = (await processesHoldingFilesIn(root)).filter((h) => !ofRoot.some((p) => p.pid === h.pid));
   return [...ofRoot, ...holders].map(
     (p) => `process ${p.pid} of ${root} left: ${p.args.slice(0, 6).join(' ').slice(0, 160)}`,

@@ -141,6 +141,7 @@ export class ScenarioContext {
         roots: this.allRoots(),
         containerPrefix: this.containerPrefix,
         pipelines: options.pipelines ?? this.pipelines,
+        workerPids: [...this.workers].map((worker) => worker.pid),
       },
       options,
     );

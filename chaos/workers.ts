@@ -1,18 +1,19 @@
 /**
- * Sandbox workers as separate processes (chaos/worker-process.ts), so that a scenario can
- * SIGKILL one the way a host dies, and start it again with the same root and host queue the
- * way that host comes back.
+ * Sandbox workers as separate processes (the CLI's `worker --json`, run from source: see
+ * test/support/worker-cli.ts), so that a scenario can SIGKILL one the way a host dies, and
+ * start it again with the same root and host queue the way that host comes back.
  */
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { CleanupReport } from '../src/host/cleanup.js';
 import { isAlive } from '../src/host/processes.js';
+import {
+  readyLine,
+  repoRoot,
+  sourceWorkerNodeArgs,
+  type WorkerReadyLine,
+} from '../test/support/worker-cli.js';
 import { endChild, trackChild } from './children.js';
-
-const workerScript = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 export interface WorkerSpec {
   /** The scenario that owns the process (for cleanup on failure). */
@@ -33,12 +34,9 @@ export interface WorkerSpec {
   readyTimeoutMs?: number;
 }
 
-export interface ReadyLine {
-  ready: true;
-  pid: number;
-  /** From process start to polling, the start-up sweep included. */
+export interface ReadyLine extends WorkerReadyLine {
+  /** From spawn to polling (measured here): process start, the start-up sweep included. */
   startMs: number;
-  sweep?: CleanupReport;
 }
 
 export interface WorkerProcess {
@@ -59,62 +57,51 @@ export interface WorkerProcess {
 export async function spawnWorker(spec: WorkerSpec): Promise<WorkerProcess> {
   const log = createWriteStream(spec.logFile, { flags: 'a' });
   await new Promise((resolve) => log.once('open', resolve));
-  const child = execa(process.execPath, ['--import', 'tsx', workerScript], {
-    cwd: repoRoot,
-    env: {
-      TEMPORAL_ADDRESS: spec.address,
-      TASK_QUEUE: spec.taskQueue,
-      HOST_QUEUE: spec.hostQueue,
-      HOST_NAME: spec.host,
-      RUNSC_ROOT: spec.root,
-      WORK_DIR: spec.workDir,
-      ROOTFS: spec.rootfs,
-      RUNSC_COMMAND: spec.runtimeCommand ?? '',
-      MAX_CONTAINERS: String(spec.maxContainers ?? 8),
+  const startedAt = performance.now();
+  const child = execa(
+    process.execPath,
+    sourceWorkerNodeArgs({
+      address: spec.address,
+      taskQueue: spec.taskQueue,
+      hostQueue: spec.hostQueue,
+      host: spec.host,
+      root: spec.root,
+      workDir: spec.workDir,
+      rootfs: spec.rootfs,
+      graceMs: 1000,
+      maxContainers: spec.maxContainers ?? 8,
+      // The hanging-runtime scenario passes a test-only wrapper script here.
+      ...(spec.runtimeCommand ? { runtimeCommand: spec.runtimeCommand } : {}),
+    }),
+    {
+      cwd: repoRoot,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      buffer: false,
+      // We end it ourselves, with the signal each scenario needs.
+      cleanup: false,
     },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    reject: false,
-    buffer: false,
-    // We end it ourselves, with the signal each scenario needs.
-    cleanup: false,
-  });
+  );
   if (child.pid === undefined) throw new Error(`cannot start a worker process for ${spec.host}`);
   const pid = child.pid;
   const exited = child.then((result) => ({ exitCode: result.exitCode, signal: result.signal }));
   trackChild(spec.owner, `worker ${spec.host}`, child, exited);
+  child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   void exited.finally(() => log.end());
 
-  const ready = await new Promise<ReadyLine>((resolve, reject) => {
-    let buffered = '';
-    const timer = setTimeout(
-      () => reject(new Error(`worker ${spec.host} not ready within ${spec.readyTimeoutMs ?? 90_000} ms`)),
-      spec.readyTimeoutMs ?? 90_000,
-    );
-    child.stdout?.on('data', (chunk: Buffer) => {
-      log.write(chunk);
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n').slice(0, -1)) {
-        if (!line.startsWith('{"ready"')) continue;
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as ReadyLine);
-      }
-      buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
-    });
-    void exited.then((how) => {
-      clearTimeout(timer);
-      reject(
-        new Error(
-          `worker ${spec.host} exited before it was ready (${JSON.stringify(how)}): see ${spec.logFile}`,
-        ),
-      );
-    });
-  }).catch(async (error: Error) => {
-    await endChild(child, exited, { signal: 'SIGKILL' });
-    throw error;
-  });
+  const ready: ReadyLine = await readyLine(child, {
+    what: `worker ${spec.host}`,
+    timeoutMs: spec.readyTimeoutMs ?? 90_000,
+  }).then(
+    (line) => ({ ...line, startMs: Math.round(performance.now() - startedAt) }),
+    async (error: Error) => {
+      await endChild(child, exited, { signal: 'SIGKILL' });
+      throw new Error(`${error.message}: see ${spec.logFile}`);
+    },
+  );
 
   return {
     spec,

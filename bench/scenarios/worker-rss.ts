@@ -75,7 +75,8 @@ export async function measureWorkerRss(harness: BenchHarness, plan: BenchPlan): 
         maxSeenRunning = Math.max(maxSeenRunning, running);
         if (running >= containers) {
           roundFull = Math.max(roundFull, await worker.rssMb());
-          if (runtimeProcessesMb === 0) runtimeProcessesMb = await rssOfProcessesMb(settings.root);
+          if (runtimeProcessesMb === 0)
+            runtimeProcessesMb = await rssOfProcessesMb(settings.root, worker.pid);
         }
       });
       const result = await pipelineResult(handle).finally(() => sampler.stop());
@@ -161,9 +162,10 @@ async function countContainers(root: string): Promise<number> {
   return names.filter((name) => name.endsWith('.state')).length;
 }
 
-async function rssOfProcessesMb(root: string): Promise<number> {
+async function rssOfProcessesMb(root: string, workerPid: number): Promise<number> {
   let kb = 0;
-  for (const proc of await processesOfRoot(root)) {
+  // The worker names the root on its command line too: it is measured on its own.
+  for (const proc of (await processesOfRoot(root)).filter((p) => p.pid !== workerPid)) {
     const status = await readFile(`/proc/${proc.pid}/status`, 'utf8').catch(() => '');
     kb += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
   }

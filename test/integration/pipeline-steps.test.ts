@@ -12,6 +12,7 @@ import { processesOfRoot } from '../../src/host/processes.js';
 import type { PipelineInput, StepReport } from '../../workflows/types.js';
 import { testRuntime } from '../support/runtime.js';
 import { startTestCluster, type TestCluster } from '../support/worker.js';
+import { readyLine, repoRoot, sourceWorkerNodeArgs } from '../support/worker-cli.js';
 
 const runtime = testRuntime();
 let cluster: TestCluster;
@@ -150,28 +151,25 @@ describe('a worker killed mid-step', () => {
     await mkdir(stateDir, { recursive: true });
     await writeFile(join(stateDir, 'attempts'), '');
     const hostQueue = `${cluster.taskQueue}-crash-host`;
-    const env = {
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TASK_QUEUE: `${cluster.taskQueue}-crash`,
-      HOST_QUEUE: hostQueue,
-      HOST_NAME: 'crash-host',
-      RUNSC_ROOT: root,
-      WORK_DIR: join(stateDir, 'work'),
-      ROOTFS: inject('rootfs'),
-    };
+    const taskQueue = `${cluster.taskQueue}-crash`;
+    const workerArgs = sourceWorkerNodeArgs({
+      address: inject('temporalAddress'),
+      taskQueue,
+      hostQueue,
+      host: 'crash-host',
+      root,
+      workDir: join(stateDir, 'work'),
+      rootfs: inject('rootfs'),
+      graceMs: 1000,
+    });
     const spawnWorker = async () => {
-      const child = execa('node', ['--import', 'tsx', 'test/support/worker-process.ts'], {
-        env,
+      const child = execa(process.execPath, workerArgs, {
+        cwd: repoRoot,
         reject: false,
         stdout: 'pipe',
         stderr: 'inherit',
       });
-      await new Promise<void>((resolve, reject) => {
-        child.stdout?.on('data', (chunk: Buffer) => {
-          if (chunk.toString().includes('"ready"')) resolve();
-        });
-        child.catch(reject).then(() => reject(new Error('worker process exited before it was ready')));
-      });
+      await readyLine(child, { what: 'the crash-host worker process' });
       // Wrapped: an async function returning the subprocess (a thenable) would wait for its exit.
       return { child };
     };
@@ -193,7 +191,7 @@ describe('a worker killed mid-step', () => {
           retry: { maximumAttempts: 3, initialInterval: '100ms' },
         },
       ]),
-      { taskQueue: env.TASK_QUEUE },
+      { taskQueue },
     );
     const running = await waitForRunningStep(handle, 'survivor');
     first.kill('SIGKILL');
@@ -209,7 +207,8 @@ describe('a worker killed mid-step', () => {
       expect(result.steps[0]?.attempts).toBeGreaterThanOrEqual(2);
       expect(await runtime.exists(running.containerId as string)).toBe(false);
       expect(await runtime.list()).toEqual([]);
-      expect(await processesOfRoot(root)).toEqual([]);
+      // The running worker names the root too (`worker --root=<root>`): it is no leftover.
+      expect((await processesOfRoot(root)).filter((p) => p.pid !== second.pid)).toEqual([]);
     } finally {
       second.kill('SIGTERM');
       await second;

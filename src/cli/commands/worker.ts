@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { flavorOf } from '../../runtime/args.js';
 import { createSandboxWorker } from '../../worker/index.js';
 import { type ConnectionFlags, connectWorker } from '../connection.js';
 
@@ -32,7 +33,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
       command: flags.runtime,
       root: flags.root,
       ...(flags.platform ? { platform: flags.platform } : {}),
-      ...(flags.runtime.includes('runsc') ? { network: flags.network } : {}),
+      ...(flavorOf({ command: flags.runtime }) === 'runsc' ? { network: flags.network } : {}),
     },
     workDir: flags.workDir,
     rootfs: flags.rootfs,
