@@ -7,6 +7,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -40,6 +41,11 @@ const maxHostMoves = 3;
  * so it costs no round trip through the server. A pipeline thus stays on one host while that
  * host lives (its workflow tasks are sticky to one worker); pipelines spread across hosts.
  */
+/** The patch id of one host pick per parallel group (see sandboxPipeline). */
+const onePickPerGroupPatch = 'one-host-pick-per-group';
+
+type HostTarget = Awaited<ReturnType<SharedActivities['hostQueue']>>;
+
 const shared = proxyLocalActivities<SharedActivities>({
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 10, initialInterval: '1s' },
@@ -74,15 +80,19 @@ export async function sandboxPipeline(input: PipelineInput): Promise<PipelineRes
 
   const results: Record<string, { exitCode: number | null; result?: unknown }> = {};
   const cleanups: Promise<void>[] = [];
-  const run = (step: StepSpec) =>
-    runStep(input, step, reports.get(step.name) as StepReport, results, cleanups);
+  const run = (step: StepSpec, hostPick?: Promise<HostTarget>) =>
+    runStep(input, step, reports.get(step.name) as StepReport, results, cleanups, hostPick);
 
   let failed = false;
   let cancellation: unknown;
   try {
     for (const batch of batchesOf(input.steps)) {
       if (failed) break;
-      const outcomes = await Promise.all(batch.map(run));
+      // The members of a group start together on one host: one local activity picks it for all
+      // of them (one per member cost a marker event and an activity task each). Patched, so
+      // that groups already running with one pick per member replay as they ran.
+      const hostPick = batch.length > 1 && patched(onePickPerGroupPatch) ? shared.hostQueue() : undefined;
+      const outcomes = await Promise.all(batch.map((step) => run(step, hostPick)));
       failed = outcomes.some((ok, i) => !ok && !batch[i]?.continueOnError);
     }
   } catch (error) {
@@ -129,6 +139,7 @@ async function runStep(
   report: StepReport,
   results: Record<string, { exitCode: number | null; result?: unknown }>,
   cleanups: Promise<void>[],
+  hostPick?: Promise<HostTarget>,
 ): Promise<boolean> {
   const defaults = pipeline.defaults ?? {};
   const retry = { ...defaults.retry, ...step.retry };
@@ -152,7 +163,8 @@ async function runStep(
 
   try {
     for (let move = 0; ; move++) {
-      const target = await shared.hostQueue();
+      // A move goes wherever the workflow runs now, so it always asks again.
+      const target = await (move === 0 && hostPick ? hostPick : shared.hostQueue());
       report.host = target.host;
       const host = proxyActivities<HostActivities>({
         taskQueue: target.hostQueue,
