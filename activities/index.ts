@@ -13,7 +13,7 @@ import { runContainer } from './run-container.js';
 import type { RunContainerInput, RunContainerResult } from './types.js';
 
 export { judgeExit } from './exit-policy.js';
-export { containerStartedSignal, heartbeatIntervalMs, resultFileInContainer } from './run-container.js';
+export { heartbeatIntervalMs, resultFileInContainer } from './run-container.js';
 export * from './types.js';
 
 export interface SandboxActivityOptions {

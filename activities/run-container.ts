@@ -11,13 +11,7 @@ import { ValidationError } from '../src/validation.js';
 import type { ActivityDeps } from './deps.js';
 import { judgeExit } from './exit-policy.js';
 import { parseRunContainerInput } from './input.js';
-import type {
-  ContainerStarted,
-  PreviousAttempt,
-  RunContainerInput,
-  RunContainerResult,
-  RunHeartbeat,
-} from './types.js';
+import type { PreviousAttempt, RunContainerInput, RunContainerResult, RunHeartbeat } from './types.js';
 
 /** Where a step may leave a small JSON result for later steps (inside the container). */
 export const resultFileInContainer = '/out/result.json';
@@ -70,6 +64,7 @@ export async function runContainer(
   }
 
   const heartbeat: RunHeartbeat = {
+    step: input.step,
     containerId,
     host: deps.host,
     hostQueue: deps.hostQueue,
@@ -93,7 +88,6 @@ export async function runContainer(
   const timer = setInterval(beat, heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs));
 
   deps.live.add(containerId);
-  let announce: NodeJS.Timeout | undefined;
   let run: RunResult;
   try {
     run = await deps.runtime.run(containerId, bundleDir, {
@@ -102,21 +96,10 @@ export async function runContainer(
       outputLog: logPath,
       signal: context.cancellationSignal,
       graceMs: input.graceMs ?? deps.graceMs,
+      // Clients read the running container from this heartbeat (pipelineStatus): no signal to
+      // the workflow, which cost it a workflow task per step.
       onStart: (pid) => {
         heartbeat.pid = pid;
-        // Only steps that outlive a moment are announced: each signal costs the workflow a task,
-        // and a step that ends quickly is shown by its result anyway.
-        announce = setTimeout(
-          () =>
-            tellWorkflow(context, {
-              step: input.step,
-              containerId,
-              pid,
-              host: deps.host,
-              attempt: info.attempt,
-            }),
-          announceAfterMs,
-        );
       },
     });
   } catch (error) {
@@ -130,7 +113,6 @@ export async function runContainer(
     throw error;
   } finally {
     clearInterval(timer);
-    clearTimeout(announce);
     deps.live.delete(containerId);
     await rm(bundleDir, { recursive: true, force: true });
   }
@@ -177,32 +159,6 @@ export async function runContainer(
     });
   }
   return result;
-}
-
-/** The signal a pipeline receives when a step's container starts (for its `status` query). */
-export const containerStartedSignal = 'containerStarted';
-/** How long a container runs before the workflow is told about it. */
-const announceAfterMs = 1000;
-
-/**
- * Lets the workflow show the running container (pid, host, attempt) in its status query; the
- * workflow cannot read heartbeats. Best effort: a step never fails because this did.
- */
-function tellWorkflow(context: Context, started: ContainerStarted): void {
-  const execution = context.info.workflowExecution;
-  if (!execution) return;
-  let client: Context['client'];
-  try {
-    client = context.client;
-  } catch {
-    return; // No client (a MockActivityEnvironment): nobody to tell.
-  }
-  client.workflow
-    .getHandle(execution.workflowId, execution.runId)
-    .signal(containerStartedSignal, started)
-    .catch((error: Error) =>
-      context.log.warn('could not tell the workflow the container started', { error: error.message }),
-    );
 }
 
 function validInput(input: RunContainerInput): RunContainerInput {

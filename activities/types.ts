@@ -80,6 +80,8 @@ export interface RunContainerResult {
 
 /** What each heartbeat records: enough for the next attempt (or an operator) to find the container. */
 export interface RunHeartbeat {
+  /** The pipeline step: clients match a pending activity's heartbeat to its step by it. */
+  step?: string;
   containerId: string;
   pid?: number;
   host: string;
@@ -91,13 +93,4 @@ export interface RunHeartbeat {
 
 export interface ContainerRef {
   containerId: string;
-}
-
-/** Sent to the workflow when a step's container starts. */
-export interface ContainerStarted {
-  step: string;
-  containerId: string;
-  pid: number;
-  host: string;
-  attempt: number;
 }

@@ -1,3 +1,3 @@
 export { type HostJanitorInput, hostJanitor } from './janitor.js';
-export { batchesOf, containerStartedSignal, sandboxPipeline, statusQuery } from './pipeline.js';
+export { batchesOf, sandboxPipeline, statusQuery } from './pipeline.js';
 export * from './types.js';

@@ -4,7 +4,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   defineQuery,
-  defineSignal,
   isCancellation,
   log,
   patched,
@@ -14,7 +13,7 @@ import {
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ContainerStarted, RunContainerInput, RunContainerResult } from '../activities/types.js';
+import type { RunContainerInput, RunContainerResult } from '../activities/types.js';
 import type { HostActivities, SharedActivities } from './activities.js';
 import { resolveReferences } from './references.js';
 import type {
@@ -27,8 +26,6 @@ import type {
 } from './types.js';
 
 export const statusQuery = defineQuery<PipelineStatusSnapshot>('status');
-/** Sent by the runContainer activity when a container starts (same name as the activity uses). */
-export const containerStartedSignal = defineSignal<[ContainerStarted]>('containerStarted');
 
 const defaultTimeout = '10m';
 const defaultHeartbeatTimeout = '10s';
@@ -67,16 +64,6 @@ export async function sandboxPipeline(input: PipelineInput): Promise<PipelineRes
   let status: PipelineStatusSnapshot['status'] = 'running';
 
   setHandler(statusQuery, () => ({ workflowId, name: input.name, status, steps: [...reports.values()] }));
-  setHandler(containerStartedSignal, (started) => {
-    const report = reports.get(started.step);
-    if (report?.status !== 'running') return;
-    Object.assign(report, {
-      containerId: started.containerId,
-      pid: started.pid,
-      host: started.host,
-      attempts: Math.max(report.attempts, started.attempt),
-    });
-  });
 
   const results: Record<string, { exitCode: number | null; result?: unknown }> = {};
   const cleanups: Promise<void>[] = [];
@@ -277,7 +264,7 @@ function recordFailure(report: StepReport, error: unknown): void {
   }
 }
 
-function emptyReport(name: string, isFinally: boolean): StepReport {
+export function emptyReport(name: string, isFinally: boolean): StepReport {
   return {
     name,
     status: 'pending',

@@ -95,11 +95,11 @@ export interface StepOverheadResult {
   };
   /** Inside Runsc.run minus the raw run beside it: what the runtime client itself adds. */
   runtimeBeyondRawMs: number;
-  /** Workflow tasks and signals per one-step run (the containerStarted signal adds a task). */
+  /** Workflow tasks and signals per one-step run (any signal, none expected, adds a task). */
   workflowTasksPerRun: number;
   signalsPerRun: number;
   historyEventsPerRun: number;
-  /** Runs in which the containerStarted signal's workflow task ran while the step was still running. */
+  /** Runs with a workflow task beyond one per activity result plus the first (a signal's, say). */
   signalTaskBeforeCompletion: number;
   /** runsc commands per step, counted through a wrapper in an untimed pass (runtime-census.ts). */
   runtimeCallsPerStep: RuntimeCallsPerStep;
@@ -189,8 +189,8 @@ export async function measureStepOverhead(
     workflowTasks += timeline.workflowTasks;
     signals += timeline.signals;
     events += timeline.events;
-    // The minimum is one task per activity result plus the first; one more means the
-    // containerStarted signal was handled by a task of its own.
+    // The minimum is one task per activity result plus the first; one more means something
+    // (a signal) was handled by a task of its own.
     if (timeline.workflowTasks > timeline.activities.length + 1) signalTaskEarly++;
   }
 

@@ -8,6 +8,7 @@ import {
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PipelineInput, PipelineResult, PipelineStatusSnapshot } from '../../workflows/types.js';
 import { defaultTaskQueue } from '../worker/index.js';
+import { runningContainers, withRunningContainers } from './running-steps.js';
 
 export type PipelineHandle = WorkflowHandle;
 
@@ -35,9 +36,17 @@ export async function startPipeline(
   });
 }
 
-/** The pipeline's own view of its steps (the `status` query). */
+/**
+ * The pipeline's steps: its own view (the `status` query), with each running step's container,
+ * pid and host from its activity's last heartbeat (they appear from the first heartbeat tick).
+ */
 export async function pipelineStatus(handle: PipelineHandle): Promise<PipelineStatusSnapshot> {
-  return handle.query<PipelineStatusSnapshot>('status');
+  const [snapshot, running] = await Promise.all([
+    handle.query<PipelineStatusSnapshot>('status'),
+    // Best effort: the steps' own states come from the query whatever happens here.
+    runningContainers(handle).catch(() => []),
+  ]);
+  return withRunningContainers(snapshot, running);
 }
 
 /**
