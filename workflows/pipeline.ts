@@ -27,6 +27,11 @@ import type {
 
 export const statusQuery = defineQuery<PipelineStatusSnapshot>('status');
 
+/** The patch id of one host pick per parallel group (see sandboxPipeline). */
+const onePickPerGroupPatch = 'one-host-pick-per-group';
+
+type HostTarget = Awaited<ReturnType<SharedActivities['hostQueue']>>;
+
 const defaultTimeout = '10m';
 const defaultHeartbeatTimeout = '10s';
 const defaultQueueTimeout = '5m';
@@ -38,11 +43,6 @@ const maxHostMoves = 3;
  * so it costs no round trip through the server. A pipeline thus stays on one host while that
  * host lives (its workflow tasks are sticky to one worker); pipelines spread across hosts.
  */
-/** The patch id of one host pick per parallel group (see sandboxPipeline). */
-const onePickPerGroupPatch = 'one-host-pick-per-group';
-
-type HostTarget = Awaited<ReturnType<SharedActivities['hostQueue']>>;
-
 const shared = proxyLocalActivities<SharedActivities>({
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 10, initialInterval: '1s' },

@@ -14,6 +14,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { workerTuning } from '../../src/worker/index.js';
 import { type CpuTimes, cpuPer, withCpu } from '../cpu.js';
 import type { FloorHostActivities, FloorSharedActivities, temporalFloorStep } from '../floor-workflows.js';
 import { type BenchHarness, inProcessWorkerSettings } from '../harness.js';
@@ -205,7 +206,7 @@ async function floorSplit(run: TimedFloor): Promise<{ split: FloorSplit; workflo
 /**
  * The library's layout (src/worker/index.ts) with the container activities swapped for a no-op:
  * one worker on a shared queue (workflow + the local hostQueue activity), one on the host's own
- * queue, in this process, with the worker options that shape latency copied over. Stopped when
+ * queue, in this process, with the same latency-shaping options (workerTuning). Stopped when
  * the scenario ends, or with the harness on Ctrl-C.
  */
 async function startFloorWorkers(
@@ -226,15 +227,14 @@ async function startFloorWorkers(
         workflowsPath: floorWorkflowsPath,
         activities: sharedActivities,
         shutdownGraceTime: '5s',
-        stickyQueueScheduleToStartTimeout: '2s',
+        ...workerTuning.shared,
       }),
       await Worker.create({
         connection,
         taskQueue: hostQueue,
         activities: hostActivities,
         maxConcurrentActivityTaskExecutions: inProcessWorkerSettings.maxConcurrentContainers,
-        maxHeartbeatThrottleInterval: '500ms',
-        defaultHeartbeatThrottleInterval: '250ms',
+        ...workerTuning.host,
         shutdownGraceTime: '1s',
       }),
     ];

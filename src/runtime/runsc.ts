@@ -188,7 +188,7 @@ export class Runsc {
     const subcommand = runArgs(id, bundle);
     // runsc's own refusal is not enough: in this build a failed second `run` removes the
     // holder's state, and one against a running id wipes it. Check first, without touching it.
-    if (await this.idTaken(id)) {
+    if (await this.hasState(id)) {
       throw new ContainerExists(
         `container ${id} already exists in ${this.stateRoot}: use a new id, or delete it first`,
         {
@@ -299,17 +299,11 @@ export class Runsc {
 
   /**
    * Whether the id is in use, read from the state directory (no runtime call, so the happy path
-   * stays cheap); runtimes whose layout we do not know are asked with `state`.
-   */
-  /**
-   * Whether the state directory holds state for `id`, read from the folder without running the
-   * runtime (cheap, and it answers even when the runtime hangs).
+   * stays cheap, and a hung runtime cannot block it); when the folder cannot be read, the
+   * runtime is asked with `state`.
    */
   async hasState(id: string): Promise<boolean> {
-    return this.idTaken(validateContainerId(id));
-  }
-
-  private async idTaken(id: string): Promise<boolean> {
+    validateContainerId(id);
     const entries: string[] | undefined = await readdir(this.stateRoot).catch(
       (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : undefined),
     );

@@ -10,6 +10,23 @@ import { Runsc } from '../runtime/runsc.js';
 
 export const defaultTaskQueue = 'temporal-runsc';
 
+/**
+ * The worker options that shape a step's latency, apart from the defaults (the bench's floor
+ * scenario runs its no-op layout with the same, so that the two compare).
+ */
+export const workerTuning = {
+  shared: {
+    // After a worker dies, its pipelines' next tasks wait this long on its sticky queue before
+    // any worker may take them (the default, 10 s, dominated crash recovery in the benchmark).
+    stickyQueueScheduleToStartTimeout: '2s',
+  },
+  host: {
+    // Cancellation reaches an activity only with a heartbeat response: keep them frequent.
+    maxHeartbeatThrottleInterval: '500ms',
+    defaultHeartbeatThrottleInterval: '250ms',
+  },
+} as const;
+
 /** The file name of the prebuilt workflow bundle in dist/. */
 export const workflowBundleFileName = 'workflow-bundle.js';
 
@@ -78,9 +95,7 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     ...workflowCode(options),
     activities: { hostQueue: async () => ({ host, hostQueue }) },
     shutdownGraceTime: '5s',
-    // After a worker dies, its pipelines' next tasks wait this long on its sticky queue before
-    // any worker may take them (the default, 10 s, dominated crash recovery in the benchmark).
-    stickyQueueScheduleToStartTimeout: '2s',
+    ...workerTuning.shared,
   });
   const hostWorker = await Worker.create({
     connection: options.connection,
@@ -88,9 +103,7 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     taskQueue: hostQueue,
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentContainers ?? 8,
-    // Cancellation reaches an activity only with a heartbeat response: keep them frequent.
-    maxHeartbeatThrottleInterval: '500ms',
-    defaultHeartbeatThrottleInterval: '250ms',
+    ...workerTuning.host,
     shutdownGraceTime: options.shutdownGraceTime ?? '1s',
   });
 

@@ -24,8 +24,8 @@ export interface WorkerCliSettings {
   workflowBundlePath?: string;
   /**
    * The runtime binary the worker calls; default `runsc`. A wrapper script works: its flavor is
-   * guessed from its file name (src/runtime/args.ts), and the CLI passes `--network` only when
-   * the path contains `runsc`, so a wrapper named `*runsc*` gets the same flags as runsc.
+   * guessed from its file name (flavorOf in src/runtime/args.ts), which also decides whether the
+   * CLI passes `--network`, so a wrapper named `*runsc*` gets the same flags as runsc.
    */
   runtimeCommand?: string;
 }
