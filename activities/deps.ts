@@ -1,5 +1,6 @@
 import type { LiveContainers } from '../src/host/live-containers.js';
 import type { ContainerOwner } from '../src/host/owner.js';
+import type { StepAborts } from '../src/host/step-aborts.js';
 import type { Runsc } from '../src/runtime/runsc.js';
 
 /** What the activities close over: built once per worker by createActivities. */
@@ -14,5 +15,6 @@ export interface ActivityDeps {
   resultFileMaxBytes: number;
   heartbeatIntervalMs?: number;
   live: LiveContainers;
+  aborts: StepAborts;
   owner: ContainerOwner;
 }

@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type CleanupOptions, type CleanupReport, cleanupHost } from '../src/host/cleanup.js';
 import { LiveContainers } from '../src/host/live-containers.js';
 import { currentOwner } from '../src/host/owner.js';
+import { StepAborts } from '../src/host/step-aborts.js';
 import { defaultRootfsDir } from '../src/rootfs.js';
 import { validateContainerId } from '../src/runtime/container-id.js';
 import { ContainerNotFound, InvalidRuntimeInput } from '../src/runtime/errors.js';
@@ -37,6 +38,8 @@ export interface SandboxActivityOptions {
   heartbeatIntervalMs?: number;
   /** Containers this process runs; shared with cleanup so a sweep never hits a live attempt. */
   live?: LiveContainers;
+  /** Running steps, for `abortStep`; shared by every worker of the process that serves it. */
+  aborts?: StepAborts;
 }
 
 /**
@@ -56,12 +59,30 @@ export async function createActivities(options: SandboxActivityOptions) {
     resultFileMaxBytes: options.resultFileMaxBytes ?? 64 * 1024,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     live: options.live ?? new LiveContainers(),
+    aborts: options.aborts ?? new StepAborts(),
     owner: await currentOwner(host),
   };
   const { runtime } = deps;
 
   return {
     runContainer: (input: RunContainerInput): Promise<RunContainerResult> => runContainer(deps, input),
+
+    /**
+     * Aborts a step of the calling workflow run that runs here, now: the way a cancelled pipeline
+     * reaches its container without waiting for a heartbeat. Served on the host's control queue
+     * (controlQueueFor), whose slots containers never fill. Returns at once; the step's own
+     * activity runs the abort sequence and ends failed with `StepAborted`.
+     */
+    async abortStep(input: { step: string }): Promise<{ running: boolean }> {
+      const run = Context.current().info.workflowExecution;
+      if (!run)
+        throw ApplicationFailure.nonRetryable(
+          'abortStep aborts a step of its calling workflow: call it from one',
+          'InvalidStep',
+        );
+      const key = StepAborts.key({ workflowId: run.workflowId, runId: run.runId, step: input.step });
+      return { running: deps.aborts.abort(key) };
+    },
 
     /** Sends a signal through the runtime. A container that is already gone is not an error. */
     async killContainer(input: { containerId: string; signal?: string }): Promise<{ delivered: boolean }> {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createBundle } from '../src/bundle/create-bundle.js';
 import { ownerAnnotation } from '../src/host/owner.js';
+import { StepAborts } from '../src/host/step-aborts.js';
 import { TailBuffer } from '../src/output/tail.js';
 import { makeContainerId } from '../src/runtime/container-id.js';
 import { RuntimeError } from '../src/runtime/errors.js';
@@ -20,7 +21,8 @@ export const resultFileInContainer = '/out/result.json';
  * Runs one step in a fresh container and never loses track of it: the container id derives
  * from the attempt, and heartbeats (from the first tick on) carry it with the pid and host;
  * cancellation of any kind aborts it and is rethrown only once the container is confirmed gone;
- * a retry first removes what earlier attempts left here.
+ * so does a request of the step's workflow through `abortStep` (ending in a non-retryable
+ * `StepAborted`); a retry first removes what earlier attempts left here.
  */
 export async function runContainer(
   deps: ActivityDeps,
@@ -87,6 +89,15 @@ export async function runContainer(
   // `run` is enough to find the container's processes.
   const timer = setInterval(beat, heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs));
 
+  // A cancelled pipeline reaches this step through abortStep, at once; the cancellation itself
+  // would arrive only with the response to a heartbeat, which the SDK throttles.
+  const abortRequest = deps.aborts.register(
+    StepAborts.key({
+      workflowId: idParts.workflowId,
+      runId: info.workflowExecution?.runId ?? '',
+      step: input.step,
+    }),
+  );
   deps.live.add(containerId);
   let run: RunResult;
   try {
@@ -94,7 +105,7 @@ export async function runContainer(
       stdout,
       stderr,
       outputLog: logPath,
-      signal: context.cancellationSignal,
+      signal: AbortSignal.any([context.cancellationSignal, abortRequest.signal]),
       graceMs: input.graceMs ?? deps.graceMs,
       // Clients read the running container from this heartbeat (pipelineStatus): no signal to
       // the workflow, which cost it a workflow task per step.
@@ -113,6 +124,7 @@ export async function runContainer(
     throw error;
   } finally {
     clearInterval(timer);
+    abortRequest.unregister();
     deps.live.delete(containerId);
     await rm(bundleDir, { recursive: true, force: true });
   }
@@ -141,6 +153,19 @@ export async function runContainer(
       context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
     }
     throw context.cancellationSignal.reason;
+  }
+  if (abortRequest.signal.aborted) {
+    if (run.abort && !run.abort.gone) {
+      context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
+    }
+    // Reported as a failure: the SDK reports "cancelled" only once the server's cancellation has
+    // reached it, which is a heartbeat away. The workflow, being cancelled, records it so.
+    throw ApplicationFailure.create({
+      type: 'StepAborted',
+      message: `${input.step}: aborted at its workflow's request`,
+      details: [result],
+      nonRetryable: true,
+    });
   }
   if (run.runtimeError) {
     throw ApplicationFailure.create({
@@ -231,14 +256,16 @@ async function removeEarlierAttempts(
 }
 
 /**
- * Heartbeat often enough that cancellation, which arrives only in a heartbeat's response, is
- * seen quickly. The SDK sends at most one heartbeat per throttle interval (the worker sets it to
- * 250-500 ms) however often we call it, so a short local cadence costs timers, not RPCs.
+ * When the first heartbeat goes out, and how often the details are refreshed after it: a
+ * quarter of the heartbeat timeout, at most 1 s. The SDK sends the first at once and later ones
+ * at most every 80% of the heartbeat timeout however often we call it, so the local cadence
+ * costs timers, not RPCs. Heartbeats keep the attempt alive and carry other kinds of
+ * cancellation (timeouts, pause, reset); a cancelled pipeline reaches its step through abortStep.
  */
 export function heartbeatIntervalMs(heartbeatTimeoutMs: number | undefined, configured?: number): number {
   if (configured !== undefined) return configured;
-  if (!heartbeatTimeoutMs) return 250;
-  return Math.min(250, Math.max(50, Math.floor(heartbeatTimeoutMs / 4)));
+  if (!heartbeatTimeoutMs) return 1000;
+  return Math.min(1000, Math.max(50, Math.floor(heartbeatTimeoutMs / 4)));
 }
 
 async function readResultFile(

@@ -27,6 +27,13 @@ import {
 } from './root-sweep.js';
 import { sdkLogger } from './sdk-logger.js';
 
+/**
+ * Dynamic config of the bench's dev server on top of the library's own (devServerDynamicConfig).
+ * Eager activity dispatch is for the floor's bare step only: the library's activities run on
+ * host queues, never the workflow's own, so the server cannot hand them out eagerly anyway.
+ */
+export const benchDevServerDynamicConfig = { 'system.enableActivityEagerExecution': true } as const;
+
 /** The worker settings the scenarios rely on, stated once so the report can quote them. */
 export const inProcessWorkerSettings = {
   host: 'bench-host',
@@ -102,7 +109,11 @@ export class BenchHarness {
 
     const port = (await portIsFree(options.port)) ? options.port : await anyFreePort();
     say(`starting the Temporal dev server on 127.0.0.1:${port}`);
-    const server: DevServer = await startDevServer({ port, headless: true });
+    const server: DevServer = await startDevServer({
+      port,
+      headless: true,
+      dynamicConfig: benchDevServerDynamicConfig,
+    });
     this.defer('stop the dev server', () => server.stop());
     this.address = server.address;
     this.devServerPid = await findDevServerPid(port);

@@ -8,7 +8,7 @@
 import { cpus, loadavg } from 'node:os';
 import { execa } from 'execa';
 import { devServerDynamicConfig } from '../src/dev-server.js';
-import { BenchHarness, inProcessWorkerSettings } from './harness.js';
+import { BenchHarness, benchDevServerDynamicConfig, inProcessWorkerSettings } from './harness.js';
 import { parseOptions, planFor, type ScenarioName, scenarioNames } from './options.js';
 import { say } from './progress.js';
 import { renderTable } from './report.js';
@@ -111,7 +111,7 @@ const meta: BenchMeta = {
     inProcessWorker: inProcessWorkerSettings,
     crashStep: crashStepSettings,
     defaultStepHeartbeatTimeoutMs: 10_000,
-    devServerDynamicConfig,
+    devServerDynamicConfig: { ...devServerDynamicConfig, ...benchDevServerDynamicConfig },
   },
   notes: [
     ...(runcVersion
@@ -119,6 +119,8 @@ const meta: BenchMeta = {
       : ['runc is not installed (command -v runc): runcRunMs is null; apt-get install runc']),
     'Each library figure is compared with raw runs taken in the same round, order alternating; ratios and overheads are medians of per-round values.',
     'temporalFloorMs is the one-step pipeline shape (local hostQueue activity, then one activity on the host queue) with a no-op activity, on two workers of its own; libraryOverAboveFloorMs is the median of per-round (one-step pipeline - raw run - floor), the three taken in the same round, order rotating.',
+    "bareTemporalFloorMs is the cheapest workflow with one no-op activity on this server: no host pick, the activity on the workflow's own queue, started eagerly over the workers' connection with eager activity dispatch on (system.enableActivityEagerExecution, bench only); no activity of any kind can make a step overhead lower than this.",
+    'throughputFloorRatio runs the throughput group through Temporal without the library: the same workflow shape on workers laid out as the library lays them out, each activity one raw runtime run of a bundle written before the clock starts; its rounds rotate with the library and raw ones.',
     'The split of the step overhead is the median of each part; parts are from history event times, the client clock and the activity durationMs.',
     'workerRssMb is VmRSS/1024 (MiB) of the compiled CLI worker (`temporal-runsc worker`, with the node flags of its #! line, serving a prebuilt workflow bundle) in a process of its own.',
   ],

@@ -62,7 +62,12 @@ export function renderTable(json: BenchJson): string {
     "libraryOverAboveFloorMs: stepOverheadMs - floor (the library's own)",
     ms(json.libraryOverAboveFloorMs),
   );
+  row(
+    'bareTemporalFloorMs: least one no-op activity costs here (own queue, eager start and dispatch)',
+    ms(json.bareTemporalFloorMs),
+  );
   if (floor) {
+    sub(`a workflow with nothing in it (eager start: ${floor.eagerStarts})`, ms(floor.emptyWorkflowMs));
     sub(
       `same rounds: end to end ${ms(floor.endToEndMs.p50)}, raw ${ms(floor.rawRunMs.p50)}, stepOverheadMs`,
       ms(floor.stepOverheadMs),
@@ -109,11 +114,22 @@ export function renderTable(json: BenchJson): string {
     targets.throughputRatio,
   );
   if (json.stepsPerSecond) {
-    sub('steps per second: library / raw', `${json.stepsPerSecond.library} / ${json.stepsPerSecond.raw}`);
+    const rates = json.stepsPerSecond;
+    sub(
+      'steps per second: library / raw / Temporal with raw runs',
+      `${rates.library} / ${rates.raw} / ${rates.floor}`,
+    );
   }
   if (throughput) {
     sub('CPU per library step: bench+worker / runsc / dev server', cpuText(throughput.cpuPerStepMs.library));
     sub('CPU per raw run:      bench / runsc / dev server', cpuText(throughput.cpuPerStepMs.raw));
+  }
+  row(
+    'throughputFloorRatio: the same group through Temporal, raw runs as activities, / raw',
+    num(json.throughputFloorRatio),
+  );
+  if (throughput) {
+    sub('CPU per floor step:   bench+workers / runsc / dev server', cpuText(throughput.cpuPerStepMs.floor));
   }
 
   const cancel = details.cancel;
@@ -129,7 +145,7 @@ export function renderTable(json: BenchJson): string {
       ms(term.cancelToActivityCancelRequestedMs),
     );
     sub(
-      `cancel -> TERM reached the container (next heartbeat, every ${term.heartbeatIntervalMs} ms)`,
+      `cancel -> TERM reached the container (abortStep on the control queue in ${term.abortRequests} of ${term.samples.cancelToGoneMs.length})`,
       ms(term.cancelToTermMs),
     );
     sub('TERM reached the container -> container gone', ms(term.termToGoneMs));

@@ -56,9 +56,13 @@ export interface BenchJson {
   temporalFloorMs: number | null;
   /** Median of per-round (step overhead - floor): what the library itself adds to a step. */
   libraryOverAboveFloorMs: number | null;
+  /** The least any workflow with one (no-op) activity costs on this server, every eager path on. */
+  bareTemporalFloorMs: number | null;
   pipeline20Ratio: number | null;
   throughputRatio: number | null;
-  stepsPerSecond: { library: number; raw: number } | null;
+  /** The throughput scenario's shape through Temporal with raw runtime runs as activities. */
+  throughputFloorRatio: number | null;
+  stepsPerSecond: { library: number; raw: number; floor: number } | null;
   cancelToGoneMs: { p50: number; p95: number } | null;
   cancelToGoneIgnoringTermMs: { p50: number; p95: number; graceMs: number } | null;
   crashRecoveryMs: number | null;
@@ -83,8 +87,10 @@ export function buildBenchJson(results: ScenarioResults, meta: BenchMeta): Bench
     stepOverheadSplitMs: overhead?.splitMs ?? null,
     temporalFloorMs: floor?.temporalFloorMs ?? null,
     libraryOverAboveFloorMs: floor?.libraryOverAboveFloorMs ?? null,
+    bareTemporalFloorMs: floor?.bareTemporalFloorMs ?? null,
     pipeline20Ratio: pipeline?.ratio ?? null,
     throughputRatio: throughput?.ratio ?? null,
+    throughputFloorRatio: throughput?.floorRatio ?? null,
     stepsPerSecond: throughput?.stepsPerSecond ?? null,
     cancelToGoneMs: cancel
       ? { p50: cancel.exitsOnTerm.cancelToGoneMs.p50, p95: cancel.exitsOnTerm.cancelToGoneMs.p95 }

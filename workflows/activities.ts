@@ -16,3 +16,8 @@ export interface HostActivities {
   }): Promise<{ gone: boolean; steps: string[] }>;
   cleanupHost(input?: Omit<CleanupOptions, 'live'>): Promise<CleanupReport>;
 }
+
+/** Run on one host's control queue (controlQueueFor): never behind a container. */
+export interface ControlActivities {
+  abortStep(input: { step: string }): Promise<{ running: boolean }>;
+}

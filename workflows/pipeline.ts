@@ -3,6 +3,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   defineQuery,
   isCancellation,
   log,
@@ -14,7 +15,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunContainerInput, RunContainerResult } from '../activities/types.js';
-import type { HostActivities, SharedActivities } from './activities.js';
+import type { ControlActivities, HostActivities, SharedActivities } from './activities.js';
+import { controlQueueFor } from './control-queue.js';
 import { resolveReferences } from './references.js';
 import type {
   PipelineInput,
@@ -29,6 +31,8 @@ export const statusQuery = defineQuery<PipelineStatusSnapshot>('status');
 
 /** The patch id of one host pick per parallel group (see sandboxPipeline). */
 const onePickPerGroupPatch = 'one-host-pick-per-group';
+/** The patch id of aborting running steps through their host's control queue (abortOnCancel). */
+const abortThroughControlQueuePatch = 'abort-through-control-queue';
 
 type HostTarget = Awaited<ReturnType<SharedActivities['hostQueue']>>;
 
@@ -170,7 +174,8 @@ async function runStep(
         },
       });
       try {
-        const outcome = await host.runContainer(activityInput);
+        const stopWatching = abortOnCancel(target.hostQueue, step.name, cleanups);
+        const outcome = await host.runContainer(activityInput).finally(stopWatching);
         recordResult(report, outcome);
         report.status = 'succeeded';
         results[step.name] = { exitCode: outcome.exitCode, result: outcome.result };
@@ -181,6 +186,9 @@ async function runStep(
         }
         return true;
       } catch (error) {
+        if (abortedOnCancel(error)) {
+          throw new CancelledFailure(`${step.name}: aborted, the pipeline was cancelled`, [], error as Error);
+        }
         const lost = lostHostHeartbeat(error);
         if (lost && move < maxHostMoves) {
           log.warn('step lost its host; moving it', { step: step.name, host: target.host });
@@ -201,6 +209,57 @@ async function runStep(
     results[step.name] = { exitCode: report.exitCode };
     return false;
   }
+}
+
+/**
+ * When the pipeline is cancelled while the step runs, tells the step's host at once, through its
+ * control queue: the cancellation itself reaches the activity only with the response to its
+ * next heartbeat, which the SDK sends at most every 80% of the heartbeat timeout. Returns the
+ * function that stops watching, for when the step has ended. Patched (on cancellation only, so
+ * pipelines that are never cancelled carry no marker): histories of pipelines cancelled before
+ * this existed replay as they ran.
+ */
+function abortOnCancel(hostQueue: string, step: string, cleanups: Promise<void>[]): () => void {
+  let running = true;
+  const scope = CancellationScope.current();
+  scope.cancelRequested.catch(() => {
+    // A non-cancellable scope (the finally steps') hears its parent's cancellation too, but
+    // is not cancelled by it.
+    if (!running || !scope.consideredCancelled || !patched(abortThroughControlQueuePatch)) return;
+    cleanups.push(CancellationScope.nonCancellable(() => requestAbort(hostQueue, step)));
+  });
+  return () => {
+    running = false;
+  };
+}
+
+/** abortStep on the host's control queue: best effort, bounded; the cancellation still follows. */
+async function requestAbort(hostQueue: string, step: string): Promise<void> {
+  const control = proxyActivities<ControlActivities>({
+    taskQueue: controlQueueFor(hostQueue),
+    scheduleToCloseTimeout: '10s',
+    retry: { maximumAttempts: 1 },
+    summary: `abort ${step}`,
+  });
+  try {
+    await control.abortStep({ step });
+  } catch (error) {
+    log.warn('could not ask the host to abort a step; its heartbeat brings the cancellation', {
+      hostQueue,
+      step,
+      error: String(error),
+    });
+  }
+}
+
+/** The step ended because its cancelled pipeline asked its host to abort it (abortStep). */
+function abortedOnCancel(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === 'StepAborted' &&
+    CancellationScope.current().consideredCancelled
+  );
 }
 
 /** The container of an attempt whose host stopped answering (its last heartbeat says where). */

@@ -6,10 +6,11 @@
  * Both touch a file in the mounted folder when TERM arrives: its host mtime says when the
  * cancellation reached the container, which splits delivery from the runtime's shutdown.
  *
- * The delivery path is client -> server -> workflow task -> activity cancel request -> the
- * activity's next heartbeat response -> abort (runsc kill TERM ...). The heartbeat cadence
- * derives from the step's heartbeatTimeout (activities' heartbeatIntervalMs); the pipeline
- * default (10 s) is measured.
+ * The delivery path is client -> server -> workflow task -> abortStep on the host's control
+ * queue -> the running activity aborts (runsc kill TERM ...). The activity's cancellation
+ * request goes out in the same workflow task; it reaches the activity only with a heartbeat's
+ * response (the first after heartbeatIntervalMs, then at most every 2 s), the slower path that
+ * the control queue overtakes. The pipeline default heartbeatTimeout (10 s) is measured.
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { cancelPipeline, pipelineResult, startPipeline } from '../../src/client/
 import type { PipelineInput } from '../../workflows/types.js';
 import { waitForFile, watchUntilGone } from '../container-watch.js';
 import { type BenchHarness, inProcessWorkerSettings } from '../harness.js';
-import { onlyActivity, workflowTimeline } from '../history.js';
+import { onlyActivity, optionalActivity, workflowTimeline } from '../history.js';
 import type { BenchPlan } from '../options.js';
 import { nowMs, waitForRunningStep } from '../pipelines.js';
 import { say } from '../progress.js';
@@ -38,6 +39,8 @@ export interface CancelSeries {
   cancelToTermMs: number | null;
   /** TERM reached the container -> container gone (the abort sequence and runsc's shutdown). */
   termToGoneMs: number | null;
+  /** Rounds whose workflow sent abortStep to the host's control queue (all, normally). */
+  abortRequests: number;
   samples: { cancelToGoneMs: number[]; cancelToTermMs: (number | null)[] };
 }
 
@@ -78,6 +81,7 @@ async function cancelSeries(
   const toGone: number[] = [];
   const toTerm: (number | null)[] = [];
   const toCancelRequested: number[] = [];
+  let abortRequests = 0;
   for (let round = 0; round < rounds; round++) {
     const readyDir = join(harness.workDir, 'cancel', `${label}-${round}`);
     await mkdir(readyDir, { recursive: true });
@@ -103,7 +107,9 @@ async function cancelSeries(
     const goneAt = await watching;
     const result = await pipelineResult(handle);
     if (result.status !== 'cancelled') throw new Error(`cancelled pipeline ended ${result.status}`);
-    const activity = onlyActivity(await workflowTimeline(handle), 'runContainer');
+    const timeline = await workflowTimeline(handle);
+    const activity = onlyActivity(timeline, 'runContainer');
+    if (optionalActivity(timeline, 'abortStep')) abortRequests++;
 
     const termAt = await stat(join(readyDir, 'term')).then(
       (s) => s.mtimeMs,
@@ -123,6 +129,7 @@ async function cancelSeries(
     cancelToActivityCancelRequestedMs: round(median(toCancelRequested)),
     cancelToTermMs: seenTerm.length > 0 ? round(median(seenTerm)) : null,
     termToGoneMs: termToGone.length > 0 ? round(median(termToGone)) : null,
+    abortRequests,
     samples: {
       cancelToGoneMs: toGone.map(Math.round),
       cancelToTermMs: toTerm.map((ms) => (ms === null ? null : Math.round(ms))),

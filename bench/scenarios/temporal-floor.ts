@@ -6,13 +6,18 @@
  * host's queue) whose activity returns at once, served by two workers of its own laid out as
  * createSandboxWorker lays them out, on the bench's dev server.
  *
- * Each round takes a floor run, a one-step /bin/true pipeline and a raw `runsc run`, in rotating
+ * Beside it, the least one activity costs on this server at all (temporalBareStep: no host pick,
+ * the no-op on the workflow's own queue, workflow and activity both dispatched eagerly) and a
+ * workflow that does nothing: a step overhead below these is out of reach of any activity.
+ *
+ * Each round takes a floor run, a bare and an empty workflow, a one-step /bin/true pipeline and a
+ * raw `runsc run`, in rotating
  * order, so the library's share is a per-round difference of neighbours:
  * (pipeline - raw) - floor. The pipeline and raw samples are this scenario's own (the overhead
  * scenario's rounds are not open to it); its stepOverheadMs is reported beside, for comparison.
  */
 import { fileURLToPath } from 'node:url';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { workerTuning } from '../../src/worker/index.js';
 import { type CpuTimes, cpuPer, withCpu } from '../cpu.js';
@@ -54,7 +59,18 @@ export interface TemporalFloorResult {
   temporalFloorMs: number;
   /** Median of per-round (one-step pipeline - raw run - floor): the library's own share. */
   libraryOverAboveFloorMs: number;
+  /**
+   * The least one activity costs here: temporalBareStep (its no-op on the workflow's own queue,
+   * dispatched eagerly), started eagerly over the workers' own connection. Median.
+   */
+  bareTemporalFloorMs: number;
+  /** A workflow that does nothing, started the same way: start, one workflow task, result. */
+  emptyWorkflowMs: number;
+  /** How many of the bare and empty runs the server started eagerly ("k of n"). */
+  eagerStarts: string;
   floorMs: Summary;
+  bareStepMs: Summary;
+  emptyWorkflowRunMs: Summary;
   /** The one-step pipeline and the raw run of the same rounds, and their per-round difference. */
   endToEndMs: Summary;
   rawRunMs: Summary;
@@ -65,7 +81,14 @@ export interface TemporalFloorResult {
   workflowTasksPerFloorRun: number;
   /** CPU per run of each workflow: bench process (client + all workers), runsc, dev server. */
   cpuPerRunMs: { floor: CpuTimes; pipeline: CpuTimes };
-  samples: { floorMs: number[]; endToEndMs: number[]; rawRunMs: number[]; split: FloorSplit[] };
+  samples: {
+    floorMs: number[];
+    bareStepMs: number[];
+    emptyWorkflowMs: number[];
+    endToEndMs: number[];
+    rawRunMs: number[];
+    split: FloorSplit[];
+  };
 }
 
 interface TimedFloor {
@@ -83,7 +106,7 @@ export async function measureTemporalFloor(
   try {
     // A worker that dies would leave the workflows waiting forever: end the measurement with it.
     return await Promise.race([
-      measure(harness, plan, floor.taskQueue),
+      measure(harness, plan, floor),
       floor.running.then(() => Promise.reject(new Error('the floor workers stopped during the scenario'))),
     ]);
   } finally {
@@ -94,23 +117,41 @@ export async function measureTemporalFloor(
 async function measure(
   harness: BenchHarness,
   plan: BenchPlan,
-  floorQueue: string,
+  floor: FloorWorkers,
 ): Promise<TemporalFloorResult> {
   const pipelineInput = sequentialPipeline('bench-floor-one-step', 1);
   const cpu = { floor: [] as CpuTimes[], pipeline: [] as CpuTimes[] };
-  const timedFloor = () => runFloor(harness.client, floorQueue);
+  const timedFloor = () => runFloor(harness.client, floor.taskQueue);
   const onePipeline = () => runPipeline(harness.client, pipelineInput, harness.taskQueue);
+  const bare = { bareStep: [] as number[], emptyWorkflow: [] as number[], eagerStarts: 0 };
+  const timedBare = async (workflow: 'temporalBareStep' | 'temporalEmptyWorkflow') => {
+    const startedAt = nowMs();
+    const handle = await floor.eagerClient.workflow.start(workflow, {
+      taskQueue: floor.taskQueue,
+      workflowId: `bench-${workflow}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+      requestEagerStart: true,
+    });
+    await handle.result();
+    if (handle.eagerlyStarted) bare.eagerStarts++;
+    return nowMs() - startedAt;
+  };
   // Warm-up: the floor workers' first workflow pays for their isolate and first polls.
   for (let i = 0; i < plan.overheadWarmups; i++) {
     await timedFloor();
+    await timedBare('temporalBareStep');
     await onePipeline();
     await harness.raw.runsc.timedRun();
   }
+  bare.eagerStarts = 0;
 
   const floorRuns: TimedFloor[] = [];
   const endToEnd: number[] = [];
   const raw: number[] = [];
   const kinds: (() => Promise<void>)[] = [
+    async () => {
+      bare.bareStep.push(await timedBare('temporalBareStep'));
+      bare.emptyWorkflow.push(await timedBare('temporalEmptyWorkflow'));
+    },
     async () => {
       const { value, cpu: spent } = await withCpu(harness.devServerPid, timedFloor);
       cpu.floor.push(spent);
@@ -126,7 +167,7 @@ async function measure(
     },
   ];
   // Rotating order, as raw-run.ts does: each kind takes each place in the round in turn, so
-  // drift over the rounds hits all three alike.
+  // drift over the rounds hits all alike.
   for (let round = 0; round < plan.overheadRounds; round++) {
     for (let i = 0; i < kinds.length; i++) await (kinds[(round + i) % kinds.length] as () => Promise<void>)();
   }
@@ -145,7 +186,12 @@ async function measure(
   const result: TemporalFloorResult = {
     temporalFloorMs: round(median(floorMs)),
     libraryOverAboveFloorMs: round(median(shares)),
+    bareTemporalFloorMs: round(median(bare.bareStep)),
+    emptyWorkflowMs: round(median(bare.emptyWorkflow)),
+    eagerStarts: `${bare.eagerStarts} of ${bare.bareStep.length + bare.emptyWorkflow.length}`,
     floorMs: summarize(floorMs),
+    bareStepMs: summarize(bare.bareStep),
+    emptyWorkflowRunMs: summarize(bare.emptyWorkflow),
     endToEndMs: summarize(endToEnd),
     rawRunMs: summarize(raw),
     stepOverheadMs: round(median(overheads)),
@@ -158,13 +204,15 @@ async function measure(
     },
     samples: {
       floorMs: floorMs.map(Math.round),
+      bareStepMs: bare.bareStep.map(Math.round),
+      emptyWorkflowMs: bare.emptyWorkflow.map(Math.round),
       endToEndMs: endToEnd.map(Math.round),
       rawRunMs: raw.map(Math.round),
       split: splits.map((s) => medianByKey([s])),
     },
   };
   say(
-    `temporal floor ${result.temporalFloorMs} ms; in the same rounds step overhead ${result.stepOverheadMs} ms, of which the library's own ${result.libraryOverAboveFloorMs} ms (medians)`,
+    `temporal floor ${result.temporalFloorMs} ms (bare one-activity workflow ${result.bareTemporalFloorMs} ms, empty workflow ${result.emptyWorkflowMs} ms); in the same rounds step overhead ${result.stepOverheadMs} ms, of which the library's own ${result.libraryOverAboveFloorMs} ms (medians)`,
   );
   return result;
 }
@@ -203,21 +251,36 @@ async function floorSplit(run: TimedFloor): Promise<{ split: FloorSplit; workflo
   };
 }
 
+export interface FloorWorkers {
+  /** The shared queue (workflows, the local hostQueue activity, the bare step's no-op). */
+  taskQueue: string;
+  /** A client over the workers' own connection: it can start workflows eagerly. */
+  eagerClient: Client;
+  running: Promise<unknown>;
+  stop: () => Promise<void>;
+}
+
 /**
- * The library's layout (src/worker/index.ts) with the container activities swapped for a no-op:
- * one worker on a shared queue (workflow + the local hostQueue activity), one on the host's own
- * queue, in this process, with the same latency-shaping options (workerTuning). Stopped when
- * the scenario ends, or with the harness on Ctrl-C.
+ * The library's layout (src/worker/index.ts) with the container activities swapped for a no-op
+ * (and, for the throughput floor, `rawRun`): one worker on a shared queue (workflow + the local
+ * hostQueue activity), one on the host's own queue, in this process, with the same
+ * latency-shaping options (workerTuning). Stopped when the scenario ends, or with the harness
+ * on Ctrl-C.
  */
-async function startFloorWorkers(
+export async function startFloorWorkers(
   harness: BenchHarness,
-): Promise<{ taskQueue: string; running: Promise<unknown>; stop: () => Promise<void> }> {
+  rawRun: () => Promise<void> = () => Promise.reject(new Error('this scenario runs no raw runs')),
+): Promise<FloorWorkers> {
   const taskQueue = `${harness.taskQueue}-floor`;
   const hostQueue = `${taskQueue}@${floorHost}`;
   say('starting the floor workers (bundles bench/floor-workflows.ts)');
   const connection = await NativeConnection.connect({ address: harness.address });
-  const sharedActivities: FloorSharedActivities = { hostQueue: async () => ({ host: floorHost, hostQueue }) };
-  const hostActivities: FloorHostActivities = { noop: async () => undefined };
+  const noop = async () => undefined;
+  const sharedActivities: FloorSharedActivities & Pick<FloorHostActivities, 'noop'> = {
+    hostQueue: async () => ({ host: floorHost, hostQueue }),
+    noop,
+  };
+  const hostActivities: FloorHostActivities = { noop, rawRun };
   let workers: Worker[] = [];
   try {
     workers = [
@@ -253,5 +316,5 @@ async function startFloorWorkers(
     return stopping;
   };
   harness.defer('stop the floor workers', stop);
-  return { taskQueue, running, stop };
+  return { taskQueue, eagerClient: new Client({ connection }), running, stop };
 }

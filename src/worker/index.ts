@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Duration } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type SandboxActivityOptions } from '../../activities/index.js';
+import { controlQueueFor } from '../../workflows/control-queue.js';
 import { type CleanupReport, cleanupHost } from '../host/cleanup.js';
 import { LiveContainers } from '../host/live-containers.js';
 import { Runsc } from '../runtime/runsc.js';
@@ -21,11 +22,17 @@ export const workerTuning = {
     stickyQueueScheduleToStartTimeout: '2s',
   },
   host: {
-    // Cancellation reaches an activity only with a heartbeat response: keep them frequent.
-    maxHeartbeatThrottleInterval: '500ms',
-    defaultHeartbeatThrottleInterval: '250ms',
+    // At most one heartbeat RPC per 2 s (the SDK's own cap is 80% of the heartbeat timeout, or
+    // 60 s): each is a server write (two a step cost ~17 ms of CPU at concurrency 8), and a
+    // cancelled pipeline reaches its steps through the control queue, not the next heartbeat.
+    // Other cancellations (timeouts, pause, reset, a workflow of your own) arrive with it.
+    maxHeartbeatThrottleInterval: '2s',
+    defaultHeartbeatThrottleInterval: '2s',
   },
 } as const;
+
+/** Slots of the control queue: abortStep returns at once, so a few serve a cancellation storm. */
+const controlSlots = 16;
 
 /** The file name of the prebuilt workflow bundle in dist/. */
 export const workflowBundleFileName = 'workflow-bundle.js';
@@ -36,7 +43,11 @@ export interface SandboxWorkerOptions extends Omit<SandboxActivityOptions, 'host
   runtime?: Runsc | ConstructorParameters<typeof Runsc>[0];
   /** The shared queue: workflows, and the activity that hands out host queues. */
   taskQueue?: string;
-  /** This host's own queue, where its container activities run. Default `<taskQueue>@<host>`. */
+  /**
+   * This host's own queue, where its container activities run. Default `<taskQueue>@<host>`.
+   * The worker also serves `<hostQueue>-control` (controlQueueFor), where cancelled pipelines
+   * ask it to abort their running steps.
+   */
   hostQueue?: string;
   /** Containers this worker runs at once. Default 8. */
   maxConcurrentContainers?: number;
@@ -63,6 +74,8 @@ export interface SandboxWorker {
   host: string;
   taskQueue: string;
   hostQueue: string;
+  /** This host's control queue (abortStep), beside its own. */
+  controlQueue: string;
   /** What the start-up sweep found and did. */
   startupSweep?: CleanupReport;
   /** Runs both workers until shutdown (SIGINT/SIGTERM, or shutdown()). */
@@ -73,10 +86,11 @@ export interface SandboxWorker {
 }
 
 /**
- * One process, two workers, as in Temporal's worker-specific task queues sample: one on the
- * shared queue (workflows, plus `hostQueue`, which answers with this host's own queue) and one
- * on this host's own queue (the container activities), so that every container of a step, and
- * the cleanup of it, runs on the host that holds its state.
+ * One process, workers on three queues, as in Temporal's worker-specific task queues sample: the
+ * shared queue (workflows, plus `hostQueue`, which answers with this host's own queue); this
+ * host's own queue (the container activities), so that every container of a step, and the
+ * cleanup of it, runs on the host that holds its state; and this host's control queue, where
+ * aborts of running steps arrive without waiting behind containers for a slot.
  */
 export async function createSandboxWorker(options: SandboxWorkerOptions): Promise<SandboxWorker> {
   const host = options.host ?? hostname();
@@ -106,8 +120,18 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     ...workerTuning.host,
     shutdownGraceTime: options.shutdownGraceTime ?? '1s',
   });
+  const controlQueue = controlQueueFor(hostQueue);
+  const controlWorker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: controlQueue,
+    activities: { abortStep: activities.abortStep },
+    maxConcurrentActivityTaskExecutions: controlSlots,
+    maxConcurrentActivityTaskPolls: 2,
+    shutdownGraceTime: '1s',
+  });
 
-  const workers = [shared, hostWorker];
+  const workers = [shared, hostWorker, controlWorker];
   const shutdown = () => {
     for (const worker of workers) {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -117,6 +141,7 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     host,
     taskQueue,
     hostQueue,
+    controlQueue,
     startupSweep,
     run: async () => {
       await Promise.all(workers.map((w) => w.run()));

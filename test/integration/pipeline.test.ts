@@ -2,9 +2,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cancelPipeline, pipelineResult, pipelineStatus, startPipeline } from '../../src/client/index.js';
+import { controlQueueFor } from '../../workflows/control-queue.js';
 import type { PipelineInput, PipelineResult } from '../../workflows/types.js';
 import { testRuntime } from '../support/runtime.js';
 import { startTestCluster, type TestCluster } from '../support/worker.js';
@@ -136,6 +138,46 @@ describe('sandboxPipeline', () => {
       ['notify', 'succeeded'],
     ]);
     expect(await runtime.exists(containerId as string)).toBe(false);
+  });
+
+  it('a cancelled pipeline tells the running step’s host at once, on its control queue', async () => {
+    const handle = await startPipeline(
+      cluster.client,
+      // A long heartbeat timeout: the step's first heartbeat (which shows its pid) comes after
+      // 1 s, and with it the SDK's throttle puts the next one 2 s later.
+      {
+        name: 'abort-through-control',
+        steps: [{ name: 'long', args: ['/bin/sleep', '60'], heartbeatTimeout: '60s' }],
+      },
+      { taskQueue: cluster.taskQueue },
+    );
+    let containerId: string | null | undefined;
+    const deadline = Date.now() + 20_000;
+    while (!containerId) {
+      const long = (await pipelineStatus(handle)).steps.find((s) => s.name === 'long');
+      if (long?.status === 'running' && long.pid) containerId = long.containerId;
+      if (Date.now() > deadline) throw new Error('long never ran');
+      await sleep(50);
+    }
+    await cancelPipeline(handle);
+    const result = await pipelineResult(handle);
+    expect(result.steps.map((s) => [s.name, s.status])).toEqual([['long', 'cancelled']]);
+    expect(await runtime.exists(containerId as string)).toBe(false);
+
+    // The history shows the request to the host's control queue, which found the step running.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'abortStep',
+    );
+    expect(scheduled?.activityTaskScheduledEventAttributes?.taskQueue?.name).toBe(
+      controlQueueFor(cluster.worker.hostQueue),
+    );
+    expect(cluster.worker.controlQueue).toBe(controlQueueFor(cluster.worker.hostQueue));
+    const completed = events.find(
+      (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled?.eventId),
+    );
+    const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+    expect(payload && defaultPayloadConverter.fromPayload(payload)).toEqual({ running: true });
   });
 });
 

@@ -37,6 +37,7 @@ export interface WorkerReadyLine {
   host: string;
   taskQueue: string;
   hostQueue: string;
+  controlQueue: string;
   /** The start-up sweep's report (absent when there was none). */
   sweep?: CleanupReport;
 }

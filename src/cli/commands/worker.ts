@@ -43,7 +43,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   });
   const sweep = worker.startupSweep;
   console.error(
-    `worker ${worker.host}: workflows on ${worker.taskQueue}, containers on ${worker.hostQueue}, root ${flags.root}` +
+    `worker ${worker.host}: workflows on ${worker.taskQueue}, containers on ${worker.hostQueue} (aborts on ${worker.controlQueue}), root ${flags.root}` +
       (sweep
         ? `; start-up sweep removed ${sweep.containers.filter((c) => c.action === 'aborted').length} leftover container(s)`
         : ''),
@@ -51,8 +51,10 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const running = worker.run();
   // For supervisors (and the bench): the workers are created and start polling now.
   if (flags.json) {
-    const { host, taskQueue, hostQueue } = worker;
-    console.log(JSON.stringify({ ready: true, pid: process.pid, host, taskQueue, hostQueue, sweep }));
+    const { host, taskQueue, hostQueue, controlQueue } = worker;
+    console.log(
+      JSON.stringify({ ready: true, pid: process.pid, host, taskQueue, hostQueue, controlQueue, sweep }),
+    );
   }
   await running;
   await connection.close();
