@@ -90,7 +90,12 @@ export class BenchHarness {
   async start(options: { port: number; runcAvailable: boolean }): Promise<void> {
     // The SDK's own signal handling would shut workers down behind our back on Ctrl-C; the
     // bench handles signals itself (main.ts) so it can clean up in order. Warnings to stderr only.
-    Runtime.install({ logger: sdkLogger(), shutdownSignals: [] });
+    Runtime.install({
+      logger: sdkLogger(),
+      shutdownSignals: [],
+      // The SDK's native core would print its own warnings on stdout, into the JSON report.
+      telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } } },
+    });
 
     this.deadRuns = await sweepDeadRuns();
     if (this.deadRuns.runs.length > 0) {
