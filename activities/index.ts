@@ -38,8 +38,6 @@ export interface SandboxActivityOptions {
   heartbeatIntervalMs?: number;
   /** Containers this process runs; shared with cleanup so a sweep never hits a live attempt. */
   live?: LiveContainers;
-  /** Running steps, for `abortStep`; shared by every worker of the process that serves it. */
-  aborts?: StepAborts;
 }
 
 /**
@@ -59,7 +57,7 @@ export async function createActivities(options: SandboxActivityOptions) {
     resultFileMaxBytes: options.resultFileMaxBytes ?? 64 * 1024,
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     live: options.live ?? new LiveContainers(),
-    aborts: options.aborts ?? new StepAborts(),
+    aborts: new StepAborts(),
     owner: await currentOwner(host),
   };
   const { runtime } = deps;
@@ -80,8 +78,7 @@ export async function createActivities(options: SandboxActivityOptions) {
           'abortStep aborts a step of its calling workflow: call it from one',
           'InvalidStep',
         );
-      const key = StepAborts.key({ workflowId: run.workflowId, runId: run.runId, step: input.step });
-      return { running: deps.aborts.abort(key) };
+      return { running: deps.aborts.abort(StepAborts.key({ ...run, step: input.step })) };
     },
 
     /** Sends a signal through the runtime. A container that is already gone is not an error. */

@@ -93,8 +93,7 @@ export async function runContainer(
   // would arrive only with the response to a heartbeat, which the SDK throttles.
   const abortRequest = deps.aborts.register(
     StepAborts.key({
-      workflowId: idParts.workflowId,
-      runId: info.workflowExecution?.runId ?? '',
+      ...(info.workflowExecution ?? { workflowId: idParts.workflowId, runId: '' }),
       step: input.step,
     }),
   );
@@ -148,16 +147,11 @@ export async function runContainer(
   Object.assign(result, await readResultFile(outDir, deps.resultFileMaxBytes));
   await rm(runDir, { recursive: true, force: true });
 
-  if (context.cancellationSignal.aborted) {
+  if (context.cancellationSignal.aborted || abortRequest.signal.aborted) {
     if (run.abort && !run.abort.gone) {
       context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
     }
-    throw context.cancellationSignal.reason;
-  }
-  if (abortRequest.signal.aborted) {
-    if (run.abort && !run.abort.gone) {
-      context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
-    }
+    if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
     // Reported as a failure: the SDK reports "cancelled" only once the server's cancellation has
     // reached it, which is a heartbeat away. The workflow, being cancelled, records it so.
     throw ApplicationFailure.create({

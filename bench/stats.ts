@@ -58,3 +58,11 @@ export function medianByKey<K extends string>(records: readonly Record<K, number
     number
   >;
 }
+
+/**
+ * `items` in the order they take in round `round`: each takes each place in turn, so drift
+ * over the rounds (a warming cache, a noisy neighbour) hits all of them alike.
+ */
+export function rotated<T>(items: readonly T[], round: number): T[] {
+  return items.map((_, i) => items[(round + i) % items.length] as T);
+}

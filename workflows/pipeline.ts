@@ -214,7 +214,7 @@ async function runStep(
 /**
  * When the pipeline is cancelled while the step runs, tells the step's host at once, through its
  * control queue: the cancellation itself reaches the activity only with the response to its
- * next heartbeat, which the SDK sends at most every 80% of the heartbeat timeout. Returns the
+ * next heartbeat, which the worker sends at most every 2 s (workerTuning.host). Returns the
  * function that stops watching, for when the step has ended. Patched (on cancellation only, so
  * pipelines that are never cancelled carry no marker): histories of pipelines cancelled before
  * this existed replay as they ran.

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BenchHarness } from '../harness.js';
 import type { BenchPlan } from '../options.js';
 import { say } from '../progress.js';
-import { type Summary, summarize } from '../stats.js';
+import { rotated, type Summary, summarize } from '../stats.js';
 
 export interface RawRunResult {
   rawRunMs: Summary & { samples: number[] };
@@ -41,10 +41,7 @@ export async function measureRawRuns(harness: BenchHarness, plan: BenchPlan): Pr
   for (const kind of kinds) await kind.run();
   const samples = new Map<string, number[]>(kinds.map((k) => [k.name, []]));
   for (let round = 0; round < plan.rawRounds; round++) {
-    for (let i = 0; i < kinds.length; i++) {
-      const kind = kinds[(round + i) % kinds.length] as (typeof kinds)[number];
-      samples.get(kind.name)?.push(await kind.run());
-    }
+    for (const kind of rotated(kinds, round)) samples.get(kind.name)?.push(await kind.run());
   }
   const withSamples = (name: string) => {
     const values = samples.get(name);

@@ -27,7 +27,7 @@ import { onlyActivity, workflowTimeline } from '../history.js';
 import type { BenchPlan } from '../options.js';
 import { nowMs, runPipeline, sequentialPipeline } from '../pipelines.js';
 import { say } from '../progress.js';
-import { median, medianByKey, round, type Summary, summarize } from '../stats.js';
+import { median, medianByKey, rotated, round, type Summary, summarize } from '../stats.js';
 
 const floorWorkflowsPath = fileURLToPath(new URL('../floor-workflows.ts', import.meta.url));
 const floorHost = 'bench-floor-host';
@@ -166,10 +166,8 @@ async function measure(
       raw.push(await harness.raw.runsc.timedRun());
     },
   ];
-  // Rotating order, as raw-run.ts does: each kind takes each place in the round in turn, so
-  // drift over the rounds hits all alike.
   for (let round = 0; round < plan.overheadRounds; round++) {
-    for (let i = 0; i < kinds.length; i++) await (kinds[(round + i) % kinds.length] as () => Promise<void>)();
+    for (const kind of rotated(kinds, round)) await kind();
   }
   // Histories are read after the rounds, so no sample pays for (or follows) another's history read.
   const floorMs = floorRuns.map((run) => run.endedAt - run.startedAt);

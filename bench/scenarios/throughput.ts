@@ -15,7 +15,7 @@ import type { BenchPlan } from '../options.js';
 import { nowMs, parallelPipeline, runPipeline, warmUp } from '../pipelines.js';
 import { say } from '../progress.js';
 import type { PreparedRun } from '../raw-runtime.js';
-import { median, round, type Summary, summarize } from '../stats.js';
+import { median, rotated, round, type Summary, summarize } from '../stats.js';
 import { startFloorWorkers } from './temporal-floor.js';
 
 export interface ThroughputResult {
@@ -102,10 +102,8 @@ export async function measureThroughput(harness: BenchHarness, plan: BenchPlan):
       async () => raw.push(await rawRun()),
       async () => floor.push(await floorRun()),
     ];
-    // Rotating order: each arm takes each place in the round in turn.
     for (let round = 0; round < plan.throughputRounds; round++) {
-      for (let i = 0; i < arms.length; i++)
-        await (arms[(round + i) % arms.length] as () => Promise<unknown>)();
+      for (const arm of rotated(arms, round)) await arm();
       say(
         `throughput round ${round + 1}: ${steps} steps at ${concurrency}: library ${Math.round(library.at(-1) as number)} ms, raw ${Math.round(raw.at(-1) as number)} ms, Temporal with raw runs ${Math.round(floor.at(-1) as number)} ms`,
       );

@@ -78,9 +78,9 @@ export interface SandboxWorker {
   controlQueue: string;
   /** What the start-up sweep found and did. */
   startupSweep?: CleanupReport;
-  /** Runs both workers until shutdown (SIGINT/SIGTERM, or shutdown()). */
+  /** Runs the workers until shutdown (SIGINT/SIGTERM, or shutdown()). */
   run(): Promise<void>;
-  /** Runs both workers until the promise settles, then shuts them down. */
+  /** Runs the workers until the promise settles, then shuts them down. */
   runUntil<T>(promise: Promise<T>): Promise<T>;
   shutdown(): void;
 }
