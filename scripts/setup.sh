@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Makes this machine ready for the tests and the demo: runsc and static busybox (Debian packages),
-# the npm packages, the Temporal dev server binary (built once per machine with Go, from the
-# pinned CLI module), and a busybox root filesystem. Idempotent; seconds when already done.
+# Makes this machine ready for the tests and the demo: Debian's runsc (the 2022 build, for the
+# compatibility run) and static busybox, the npm packages, the current gVisor runsc and the
+# Temporal dev server binary (each built once per machine with Go, from a pinned module), and a
+# busybox root filesystem. Idempotent; seconds when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cache="${TEMPORAL_RUNSC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-runsc}"
 temporal_version="v1.5.1" # newest CLI release whose go.mod has no replace directive
 temporal_bin="$cache/bin/temporal-$temporal_version"
+# The current gVisor build the tests run first. Pinned: the Go branch's newer pseudo-versions
+# are expected to stop booting without gVisor's sidecar binaries (NOTES / RUNSC-CURRENT.md).
+runsc_release="release-20260905.0"
+runsc_module="gvisor.dev/gvisor/runsc@v0.0.0-20260905035102-160fafc42237"
+runsc_bin="$cache/bin/runsc-$runsc_release"
 
 step() { printf '[setup] %s\n' "$*"; }
 timed() { # timed <label> <command...>: runs it and says how long it took
@@ -26,7 +32,7 @@ has_static_busybox() {
 
 install_system_packages() {
   local missing=()
-  command -v runsc >/dev/null || missing+=(runsc)
+  [[ -x /usr/bin/runsc ]] || missing+=(runsc)
   has_static_busybox || missing+=(busybox-static)
   command -v flock >/dev/null || missing+=(util-linux)
   command -v file >/dev/null || missing+=(file)
@@ -67,6 +73,26 @@ install_temporal_cli() {
   rm -rf "$gobin"
 }
 
+# Built in a temporary folder and moved into place, so an interrupted build never leaves a half
+# binary at the path the tests use. The version label is what `runsc --version` prints (and
+# what checkpoint/restore compares), so it names the release the module was cut from.
+install_current_runsc() {
+  [[ -x $runsc_bin ]] && return 0
+  if ! command -v go >/dev/null; then
+    step "no Go toolchain: cannot build the current runsc ($runsc_release); install Go 1.26 or newer"
+    exit 1
+  fi
+  step "building runsc $runsc_release with Go (once per machine, about 2 minutes)"
+  local gobin
+  gobin=$(mktemp -d)
+  (cd "$gobin" && CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS=-mod=mod go install \
+    -ldflags "-X gvisor.dev/gvisor/runsc/version.version=$runsc_release-go" "$runsc_module")
+  mkdir -p "$cache/bin"
+  mv "$gobin/runsc" "$runsc_bin.partial"
+  mv "$runsc_bin.partial" "$runsc_bin"
+  rm -rf "$gobin"
+}
+
 build_rootfs() {
   node_modules/.bin/tsx scripts/ensure-rootfs.ts
 }
@@ -74,4 +100,5 @@ build_rootfs() {
 timed "system packages" install_system_packages
 timed "npm packages" install_npm_packages
 timed "temporal dev server" install_temporal_cli
+timed "current runsc" install_current_runsc
 timed "busybox rootfs" build_rootfs
