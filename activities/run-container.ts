@@ -2,12 +2,14 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createBundle } from '../src/bundle/create-bundle.js';
+import { pidsLimitProblem } from '../src/bundle/spec.js';
 import { ownerAnnotation } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
 import { TailBuffer } from '../src/output/tail.js';
-import { makeContainerId } from '../src/runtime/container-id.js';
+import { type ContainerIdParts, makeContainerId } from '../src/runtime/container-id.js';
 import { RuntimeError } from '../src/runtime/errors.js';
 import type { RunResult } from '../src/runtime/runsc.js';
+import { runtimePlatform } from '../src/runtime/version.js';
 import { ValidationError } from '../src/validation.js';
 import type { ActivityDeps } from './deps.js';
 import { judgeExit } from './exit-policy.js';
@@ -31,8 +33,14 @@ export async function runContainer(
   const context = Context.current();
   const { info } = context;
   const input = validInput(rawInput);
+  // The input schema knows no platform: the floor of this worker's platform is checked here.
+  const pidsProblem = pidsLimitProblem(input.limits?.pids, await runtimePlatform(deps.runtime));
+  if (pidsProblem)
+    throw invalidStep(new ValidationError('step', [{ field: 'limits.pids', message: pidsProblem }]));
   const idParts = {
+    namespace: info.workflowNamespace ?? info.activityNamespace,
     workflowId: info.workflowExecution?.workflowId ?? 'standalone',
+    runId: info.workflowExecution?.runId ?? 'standalone',
     activityId: info.activityId,
   };
   const containerId = makeContainerId({ ...idParts, attempt: info.attempt });
@@ -234,7 +242,7 @@ async function recoverPreviousAttempt(
  */
 async function removeEarlierAttempts(
   deps: ActivityDeps,
-  idParts: { workflowId: string; activityId: string },
+  idParts: Omit<ContainerIdParts, 'attempt'>,
   attempt: number,
   alreadyHandled: string | undefined,
 ): Promise<void> {

@@ -1,11 +1,32 @@
 import { z } from 'zod';
 
 /**
- * The smallest `limits.pids` with which a busybox step still runs under runsc here: the limit
- * counts the sandbox's own host threads (Sentry, gofer), not only the step's processes.
- * Measured with `npm run measure:pids` (see README); lower values crash the sandbox at start.
+ * The smallest `limits.pids` accepted on each runsc platform. The limit counts the sandbox's
+ * own host threads (Sentry, gofer, and under ptrace one per guest task), not only the step's
+ * processes. Measured with `npm run measure:pids` on 2 CPUs, a busybox step that forks: systrap
+ * (release-20260905.0) needs 24, ptrace (0.0~20221219) 48; lower values crash the sandbox at
+ * start. The floors keep the same margin (about 2.7x) for busier sandboxes and more CPUs.
  */
-export const minimumPidsLimit = 128;
+export const minimumPidsLimitByPlatform = { systrap: 64, ptrace: 128 } as const;
+
+/**
+ * The floor a spec is checked against before its platform is known (a pipeline file, activity
+ * input): the smallest platform floor. The worker checks its own platform's floor before it
+ * starts anything (pidsLimitProblem).
+ */
+export const minimumPidsLimit = minimumPidsLimitByPlatform.systrap;
+
+/** The floor on `platform`; a platform that was not measured (kvm, unknown) gets ptrace's. */
+export function minimumPidsLimitFor(platform: string | undefined): number {
+  return platform === 'systrap' ? minimumPidsLimitByPlatform.systrap : minimumPidsLimitByPlatform.ptrace;
+}
+
+/** Why `pids` is too low on `platform`, naming the fix; undefined when it is fine. */
+export function pidsLimitProblem(pids: number | undefined, platform: string | undefined): string | undefined {
+  const floor = minimumPidsLimitFor(platform);
+  if (pids === undefined || pids >= floor) return undefined;
+  return `must be at least ${floor} on runsc's ${platform ?? 'default'} platform (${pids} given): runsc counts its own sandbox threads in this limit, and a lower one crashes the sandbox`;
+}
 
 const absolutePath = (what: string) =>
   z

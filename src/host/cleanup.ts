@@ -1,4 +1,4 @@
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { containerIdPrefix } from '../runtime/container-id.js';
 import { RuntimeTimeout } from '../runtime/errors.js';
@@ -6,7 +6,15 @@ import type { Runsc } from '../runtime/runsc.js';
 import type { ContainerState } from '../runtime/types.js';
 import type { LiveContainers } from './live-containers.js';
 import { ownerAlive, ownerOfBundle } from './owner.js';
-import { type HostProcess, processesHoldingFilesIn, processesOfRoot } from './processes.js';
+import {
+  argsNameRoot,
+  type HostProcess,
+  isAlive,
+  processArgs,
+  processesHoldingFilesIn,
+  processesOfRoot,
+} from './processes.js';
+import { checkStateRoot, type RootEntry, removeNullNetns, runscEntryOf } from './state-root.js';
 
 export interface CleanupOptions {
   /** Containers this process runs now: never touched. */
@@ -27,13 +35,24 @@ export interface CleanupOptions {
    */
   cgroupMinAgeMs?: number;
   /**
-   * Also empty the whole state directory, after the sweep. Refused while any runtime process
-   * of this root (a sandbox, a gofer, a `run`) is still alive.
+   * Also empty the whole state directory, after the sweep: every runtime entry in it, current
+   * runsc's mounted `null-netns` included (unmounted first); the folder itself stays. Refused
+   * while any runtime process of this root (a sandbox, a gofer, a `run`) is still alive.
    */
   wipe?: boolean;
 }
 
-export type ContainerAction = 'aborted' | 'kept-live' | 'kept-owned' | 'kept-foreign' | 'failed';
+/**
+ * `removed-record`: a stale record whose recorded sandbox/gofer pid now belongs to another
+ * process; its files were removed by us, because runsc's `delete` would SIGKILL that pid.
+ */
+export type ContainerAction =
+  | 'aborted'
+  | 'removed-record'
+  | 'kept-live'
+  | 'kept-owned'
+  | 'kept-foreign'
+  | 'failed';
 
 export interface CleanupReport {
   root: string;
@@ -43,6 +62,8 @@ export interface CleanupReport {
   hungProcessesKilled: HostProcess[];
   containers: { id: string; status: string; action: ContainerAction; detail?: string }[];
   lockFilesRemoved: string[];
+  /** Control sockets (`runsc-<id>.sock`) of containers that are gone. */
+  socketsRemoved: string[];
   cgroupsRemoved: string[];
   wiped: boolean;
   problems: string[];
@@ -52,17 +73,22 @@ export interface CleanupReport {
  * Finds and clears this host's stuck state for one runtime root, the way an operator would by
  * hand, but with deadlines and without touching what is not ours: containers of this library
  * (id prefix or owner annotation) that no live attempt owns, containers left `stopped`, lone
- * lock files, cgroups left under a container's id, and runtime processes hung on a lock.
+ * lock files and sockets, cgroups left under a container's id, and runtime processes of this
+ * root hung on a lock. The root is checked first (checkStateRoot): one that is not a runtime
+ * state directory (`/`, `.`, a home folder, a folder with other files) throws `UnsafeStateRoot`
+ * before anything is touched.
  */
 export async function cleanupHost(runtime: Runsc, options: CleanupOptions = {}): Promise<CleanupReport> {
   const root = runtime.stateRoot;
   const prefix = options.prefix ?? containerIdPrefix;
+  await checkStateRoot(root, runtime.flavor);
   const report: CleanupReport = {
     root,
     listHung: false,
     hungProcessesKilled: [],
     containers: [],
     lockFilesRemoved: [],
+    socketsRemoved: [],
     cgroupsRemoved: [],
     wiped: false,
     problems: [],
@@ -71,7 +97,7 @@ export async function cleanupHost(runtime: Runsc, options: CleanupOptions = {}):
   let containers = await listWithin(runtime, options.listTimeoutMs ?? 5000);
   if (containers === undefined) {
     report.listHung = true;
-    report.hungProcessesKilled = await killLockHolders(root, options.live);
+    report.hungProcessesKilled = await killLockHolders(root, options.live, report.problems);
     containers = await listWithin(runtime, options.listTimeoutMs ?? 5000);
     if (containers === undefined) {
       report.problems.push(`list still does not answer after ending the lock holders in ${root}`);
@@ -82,7 +108,9 @@ export async function cleanupHost(runtime: Runsc, options: CleanupOptions = {}):
   for (const container of containers) {
     report.containers.push(await sweepContainer(runtime, container, prefix, options));
   }
-  report.lockFilesRemoved = await removeLoneLockFiles(root, prefix);
+  const lone = await removeLoneFiles(root, prefix, options.live);
+  report.lockFilesRemoved = lone.locks;
+  report.socketsRemoved = lone.sockets;
   const known = new Set(((await listWithin(runtime, 2000)) ?? containers).map((c) => c.id));
   report.cgroupsRemoved = await removeLeftCgroups({
     cgroupRoot: options.cgroupRoot ?? '/sys/fs/cgroup',
@@ -100,10 +128,12 @@ export async function cleanupHost(runtime: Runsc, options: CleanupOptions = {}):
         `wipe refused: ${running.length} runtime process(es) of ${root} still run (pids ${running.map((p) => p.pid).join(', ')}); stop them first`,
       );
     } else {
-      for (const entry of await readdir(root).catch(() => [] as string[])) {
-        await rm(join(root, entry), { recursive: true, force: true });
+      try {
+        await wipeRoot(root, runtime.flavor);
+        report.wiped = true;
+      } catch (error) {
+        report.problems.push(`wipe of ${root} stopped: ${(error as Error).message}`);
       }
-      report.wiped = true;
     }
   }
   return report;
@@ -136,6 +166,10 @@ async function sweepContainer(
       detail: `owned by live process ${owner.pid} on ${owner.host}`,
     };
   }
+  if (runtime.flavor === 'runsc') {
+    const reused = await reusedRecordedPids(runtime.stateRoot, id);
+    if (reused.length > 0) return removeStaleRecord(runtime.stateRoot, container, reused);
+  }
   try {
     const abort = await runtime.abort(id, { graceMs: options.graceMs ?? 1000 });
     return abort.gone
@@ -146,52 +180,175 @@ async function sweepContainer(
   }
 }
 
-/** Ends processes holding lock files of this root, except those of containers we run now. */
-async function killLockHolders(root: string, live?: LiveContainers): Promise<HostProcess[]> {
+/**
+ * Ends the runtime processes of this root that hold its lock files or are management commands
+ * stuck behind them, except those of containers we run now. Only processes whose arguments name
+ * exactly this root (argsNameRoot) are candidates: any other holder of a lock file (not ours to
+ * end) is reported as a problem instead.
+ */
+async function killLockHolders(
+  root: string,
+  live: LiveContainers | undefined,
+  problems: string[],
+): Promise<HostProcess[]> {
   const killed: HostProcess[] = [];
-  for (const holder of await processesHoldingFilesIn(root)) {
-    const ids = holder.files.map((file) => lockFileId(file.slice(root.length + 1))).filter(Boolean);
-    if (ids.some((id) => id && live?.has(id))) continue;
+  const kill = (proc: HostProcess) => {
     try {
-      process.kill(holder.pid, 'SIGKILL');
-      killed.push({ pid: holder.pid, args: holder.args });
+      process.kill(proc.pid, 'SIGKILL');
+      killed.push({ pid: proc.pid, args: proc.args });
     } catch {
       // Gone already.
     }
+  };
+  for (const holder of await processesHoldingFilesIn(root)) {
+    const ids = holder.files.map((file) => lockFileId(file.slice(root.length + 1))).filter(Boolean);
+    if (ids.length === 0 || ids.some((id) => id && live?.has(id))) continue;
+    if (!argsNameRoot(holder.args, root)) {
+      problems.push(
+        `process ${holder.pid} (${holder.args.join(' ').slice(0, 120)}) holds ${holder.files.join(', ')} but is not a runtime process of ${root}: not ended`,
+      );
+      continue;
+    }
+    kill(holder);
   }
   // Management commands of this root stuck behind the lock (not sandboxes, gofers or runs).
   for (const proc of await processesOfRoot(root)) {
+    if (killed.some((k) => k.pid === proc.pid)) continue;
     const subcommand = proc.args.find((arg) => ['list', 'state', 'delete', 'kill', 'ps'].includes(arg));
     if (!subcommand || proc.args.includes('boot') || proc.args.includes('gofer')) continue;
-    try {
-      process.kill(proc.pid, 'SIGKILL');
-      killed.push(proc);
-    } catch {
-      // Gone already.
-    }
+    kill(proc);
   }
   return killed;
 }
 
 /** `<id>_sandbox:<id>.lock` (runsc's layout) gives `<id>`. */
 function lockFileId(name: string): string | undefined {
-  return /^(.+)_sandbox:.+\.lock$/.exec(name)?.[1];
+  const entry = runscEntryOf(name);
+  return entry?.kind === 'lock' ? entry.id : undefined;
 }
 
-async function removeLoneLockFiles(root: string, prefix: string): Promise<string[]> {
-  const entries = await readdir(root).catch(() => [] as string[]);
+/**
+ * Lock files and control sockets of our containers whose state file is gone (what a runtime that
+ * died half-way leaves), unless a process holds them or the container is live.
+ */
+async function removeLoneFiles(
+  root: string,
+  prefix: string,
+  live?: LiveContainers,
+): Promise<{ locks: string[]; sockets: string[] }> {
+  const entries = (await readdir(root).catch(() => [] as string[])).flatMap(
+    (name) => runscEntryOf(name) ?? [],
+  );
+  const withState = new Set(entries.filter((e) => e.kind === 'state').map((e) => e.id));
   const held = new Set((await processesHoldingFilesIn(root)).flatMap((p) => p.files));
-  const removed: string[] = [];
-  for (const name of entries) {
-    const id = lockFileId(name);
-    if (!id?.startsWith(prefix)) continue;
-    const stateFile = name.replace(/\.lock$/, '.state');
-    const path = join(root, name);
-    if (entries.includes(stateFile) || held.has(path)) continue;
+  const removed = { locks: [] as string[], sockets: [] as string[] };
+  for (const entry of entries) {
+    if (entry.kind !== 'lock' && entry.kind !== 'socket') continue;
+    if (!entry.id?.startsWith(prefix) || withState.has(entry.id) || live?.has(entry.id)) continue;
+    const path = join(root, entry.name);
+    if (held.has(path)) continue;
+    // A socket of a sandbox that still runs is in use even when no file of ours says so.
+    if (
+      entry.kind === 'socket' &&
+      (await processesOfRoot(root)).some((p) => p.args.includes(entry.id ?? ''))
+    ) {
+      continue;
+    }
     await rm(path, { force: true });
-    removed.push(path);
+    (entry.kind === 'lock' ? removed.locks : removed.sockets).push(path);
   }
   return removed;
+}
+
+/** The pids a runsc state file records for its sandbox and gofer. */
+async function recordedPids(root: string, id: string): Promise<{ what: string; pid: number }[]> {
+  const text = await readFile(join(root, `${id}_sandbox:${id}.state`), 'utf8').catch(() => '');
+  if (!text) return [];
+  try {
+    const record = JSON.parse(text) as { sandbox?: { pid?: unknown }; goferPid?: unknown };
+    return [
+      { what: 'sandbox', pid: record.sandbox?.pid },
+      { what: 'gofer', pid: record.goferPid },
+    ].flatMap((p) =>
+      typeof p.pid === 'number' && Number.isInteger(p.pid) && p.pid > 0
+        ? [p as { what: string; pid: number }]
+        : [],
+    );
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Recorded pids that are alive but no longer this sandbox's: the pid was reused by another
+ * process after the sandbox died. runsc's `delete` SIGKILLs recorded pids unchecked, so such a
+ * record must not reach it. A pid is the sandbox's while its process is runsc's (`runsc-sandbox`,
+ * `runsc-gofer`, or naming the id) and names exactly this root.
+ */
+async function reusedRecordedPids(
+  root: string,
+  id: string,
+): Promise<{ what: string; pid: number; args: string[] }[]> {
+  const reused: { what: string; pid: number; args: string[] }[] = [];
+  for (const { what, pid } of await recordedPids(root, id)) {
+    if (!isAlive(pid)) continue;
+    const args = await processArgs(pid);
+    if (args === undefined) continue; // gone meanwhile
+    const runscs = /runsc-(sandbox|gofer)$/.test(args[0] ?? '') || args.includes(id);
+    if (!(runscs && argsNameRoot(args, root))) reused.push({ what, pid, args });
+  }
+  return reused;
+}
+
+/**
+ * Removes a stale runsc record by hand (its state, lock and socket files), once no runtime
+ * process of this root names the id and none holds its files: the runtime itself would kill
+ * the pids that now belong to someone else.
+ */
+async function removeStaleRecord(
+  root: string,
+  container: ContainerState,
+  reused: { what: string; pid: number; args: string[] }[],
+): Promise<CleanupReport['containers'][number]> {
+  const { id, status } = container;
+  const why = reused
+    .map((p) => `recorded ${p.what} pid ${p.pid} now belongs to "${p.args.join(' ').slice(0, 80)}"`)
+    .join('; ');
+  const files = [`${id}_sandbox:${id}.state`, `${id}_sandbox:${id}.lock`, `runsc-${id}.sock`].map((name) =>
+    join(root, name),
+  );
+  const users = (await processesOfRoot(root)).filter((p) => p.args.includes(id));
+  const holders = (await processesHoldingFilesIn(root)).filter((p) => p.files.some((f) => files.includes(f)));
+  if (users.length > 0 || holders.length > 0) {
+    const pids = [...users, ...holders].map((p) => p.pid).join(', ');
+    return {
+      id,
+      status,
+      action: 'failed',
+      detail: `${why}; left alone: runtime process(es) ${pids} still use it`,
+    };
+  }
+  for (const file of files) await rm(file, { force: true });
+  return {
+    id,
+    status,
+    action: 'removed-record',
+    detail: `${why}: removed its state files without runsc delete, which would SIGKILL that pid`,
+  };
+}
+
+/**
+ * Empties a root of its runtime entries. The root is checked again first: a file that is not
+ * runtime state (appeared since the sweep) stops the wipe with nothing removed.
+ */
+async function wipeRoot(root: string, flavor: Runsc['flavor']): Promise<void> {
+  const entries: RootEntry[] = await checkStateRoot(root, flavor);
+  for (const entry of entries) {
+    const path = join(root, entry.name);
+    if (entry.kind === 'null-netns') await removeNullNetns(root);
+    else if (entry.kind === 'container-dir') await rm(path, { recursive: true, force: true });
+    else await rm(path, { force: true });
+  }
 }
 
 /** Empty cgroups named after our containers that the runtime no longer knows. */

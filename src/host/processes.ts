@@ -18,7 +18,16 @@ export async function listProcesses(): Promise<HostProcess[]> {
   return processes;
 }
 
-/** True when the arguments name this state root, as `--root=<dir>` or `--root <dir>`. */
+/** One process's argument vector; undefined when it is gone (or is a kernel thread). */
+export async function processArgs(pid: number): Promise<string[] | undefined> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline ? cmdline.split('\0').filter(Boolean) : undefined;
+}
+
+/**
+ * True when the arguments name exactly this state root, as `--root=<dir>` or `--root <dir>`:
+ * never a prefix (`<dir>-2`, `<dir>/nested`), so cleanup of one root cannot reach another's.
+ */
 export function argsNameRoot(args: readonly string[], root: string): boolean {
   return args.some((arg, i) => arg === `--root=${root}` || (arg === '--root' && args[i + 1] === root));
 }

@@ -67,3 +67,17 @@ export function classifyRuntimeFailure(message: string, details: RuntimeFailureD
   if (notFound.test(text)) return new ContainerNotFound(message, details);
   return new RuntimeError(message, details);
 }
+
+/**
+ * A folder cleanup will not treat as a runtime state directory (`/`, `.`, a home folder, one that
+ * holds other files): nothing in it was read or removed.
+ */
+export class UnsafeStateRoot extends Error {
+  override name = 'UnsafeStateRoot';
+  constructor(
+    readonly root: string,
+    readonly reason: string,
+  ) {
+    super(`root ${JSON.stringify(root)} ${reason}`);
+  }
+}

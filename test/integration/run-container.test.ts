@@ -27,6 +27,11 @@ function mockEnvironment(info: Record<string, unknown> = {}) {
   } as never);
 }
 
+/** The id parts mockEnvironment's activities see (the mock's namespace is `default`). */
+function idOf(workflowId: string) {
+  return { namespace: 'default', workflowId, runId: 'run-1' };
+}
+
 function runStep(
   env: MockActivityEnvironment,
   activities: SandboxActivities,
@@ -122,7 +127,7 @@ describe('runContainer', () => {
   it('attempt 2 first kills attempt 1’s container that still runs on this host', async () => {
     const activities = await testActivities();
     const workflowId = uniqueId('wf');
-    const firstId = makeContainerId({ workflowId, activityId: '1', attempt: 1 });
+    const firstId = makeContainerId({ ...idOf(workflowId), activityId: '1', attempt: 1 });
     const firstRun = runtime.run(firstId, await testBundle(firstId, ['/bin/sleep', '30']));
     await waitUntilRunning(firstId);
 
@@ -155,7 +160,9 @@ describe('runContainer', () => {
   it('attempt 3 removes the containers of attempts 1 and 2 even when they never heartbeated', async () => {
     const activities = await testActivities();
     const workflowId = uniqueId('wf');
-    const earlier = [1, 2].map((attempt) => makeContainerId({ workflowId, activityId: '1', attempt }));
+    const earlier = [1, 2].map((attempt) =>
+      makeContainerId({ ...idOf(workflowId), activityId: '1', attempt }),
+    );
     const runs = earlier.map(async (id) => runtime.run(id, await testBundle(id, ['/bin/sleep', '30'])));
     for (const id of earlier) await waitUntilRunning(id);
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { containerIdPrefix, makeContainerId, validateContainerId } from '../../src/runtime/container-id.js';
+import {
+  containerIdPrefix,
+  makeContainerId,
+  maxDerivedIdLength,
+  validateContainerId,
+} from '../../src/runtime/container-id.js';
+
+const base = { namespace: 'default', workflowId: 'w', runId: 'r1', activityId: '1', attempt: 1 };
 
 describe('container ids', () => {
   it.each(['a', 'job-1', 'A.b_c-9', 'x'.repeat(128)])('accepts %s', (id) => {
@@ -23,25 +30,46 @@ describe('container ids', () => {
   });
 
   it('derives a valid, prefixed id per attempt from any workflow id', () => {
-    const id = makeContainerId({ workflowId: 'build/../étape 1', activityId: '3', attempt: 2 });
+    const id = makeContainerId({ ...base, workflowId: 'build/../étape 1', activityId: '3', attempt: 2 });
     expect(id.startsWith(containerIdPrefix)).toBe(true);
     expect(validateContainerId(id)).toBe(id);
     expect(id).toContain('-a2-');
   });
 
-  it('never gives two attempts or two workflows the same id', () => {
+  it('stays within 60 characters (current runsc fails past ~64: the control socket path)', () => {
+    for (const workflowId of ['w', 'x'.repeat(60), 'y'.repeat(1000), `${'a'.repeat(41)}.${'b'.repeat(20)}`]) {
+      for (const attempt of [1, 99, 123456]) {
+        const id = makeContainerId({ ...base, workflowId, activityId: '12345', attempt });
+        expect(id.length).toBeLessThanOrEqual(maxDerivedIdLength);
+        expect(maxDerivedIdLength).toBeLessThanOrEqual(60);
+        expect(validateContainerId(id)).toBe(id);
+      }
+    }
+    // The readable part is kept where it fits.
+    expect(makeContainerId({ ...base, workflowId: 'release-42' })).toMatch(
+      /^trs-release-42-1-a1-[0-9a-f]{12}$/,
+    );
+  });
+
+  it('never gives two attempts, workflows, runs or namespaces the same id', () => {
+    const long = 'z'.repeat(200);
     const ids = new Set([
-      makeContainerId({ workflowId: 'w', activityId: '1', attempt: 1 }),
-      makeContainerId({ workflowId: 'w', activityId: '1', attempt: 2 }),
-      makeContainerId({ workflowId: 'w', activityId: '2', attempt: 1 }),
-      makeContainerId({ workflowId: 'w/x', activityId: '1', attempt: 1 }),
-      makeContainerId({ workflowId: 'w_x', activityId: '1', attempt: 1 }),
+      makeContainerId(base),
+      makeContainerId({ ...base, attempt: 2 }),
+      makeContainerId({ ...base, activityId: '2' }),
+      makeContainerId({ ...base, workflowId: 'w/x' }),
+      makeContainerId({ ...base, workflowId: 'w_x' }),
+      // Two runs of one workflow id, and one workflow id in two namespaces.
+      makeContainerId({ ...base, runId: 'r2' }),
+      makeContainerId({ ...base, namespace: 'staging' }),
+      // Workflow ids that only differ past the cut.
+      makeContainerId({ ...base, workflowId: `${long}1` }),
+      makeContainerId({ ...base, workflowId: `${long}2` }),
     ]);
-    expect(ids.size).toBe(5);
+    expect(ids.size).toBe(9);
   });
 
   it('is the same for the same attempt (a retry of the activity task finds it again)', () => {
-    const parts = { workflowId: 'w', activityId: '1', attempt: 1 };
-    expect(makeContainerId(parts)).toBe(makeContainerId(parts));
+    expect(makeContainerId({ ...base })).toBe(makeContainerId({ ...base }));
   });
 });
