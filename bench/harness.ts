@@ -14,6 +14,7 @@ import { ensureBusyboxRootfs } from '../src/rootfs.js';
 import { Runsc } from '../src/runtime/index.js';
 import { writeWorkflowBundle } from '../src/worker/bundle.js';
 import { createSandboxWorker, packagedWorkflowsPath, type SandboxWorker } from '../src/worker/index.js';
+import { runscBuilds, runtimeUnderTest } from '../test/support/runsc-builds.js';
 import { findDevServerPid } from './cpu.js';
 import { say } from './progress.js';
 import { RawRuntime } from './raw-runtime.js';
@@ -21,6 +22,7 @@ import {
   benchRootsBase,
   benchWorkBase,
   type Leftovers,
+  removeRoots,
   runtimeForRoot,
   sweepDeadRuns,
   sweepRoot,
@@ -46,6 +48,9 @@ export interface BenchRoots {
   /** The in-process worker's root, shared with the raw runsc runs so both see the same state dir. */
   runsc: string;
   runc: string;
+  /** Raw runs of each supported runsc build (bench/scenarios/raw-run.ts), one root per build. */
+  rawCurrent: string;
+  rawDebian2022: string;
   /** Workers in processes of their own (crash and RSS scenarios) sweep this root at start. */
   workerProcess: string;
 }
@@ -56,6 +61,8 @@ export class BenchHarness {
   readonly roots: BenchRoots = {
     runsc: join(this.base, 'runsc'),
     runc: join(this.base, 'runc'),
+    rawCurrent: join(this.base, 'raw-current'),
+    rawDebian2022: join(this.base, 'raw-debian2022'),
     workerProcess: join(this.base, 'worker-process'),
   };
   readonly taskQueue = `bench-${process.pid}`;
@@ -71,7 +78,12 @@ export class BenchHarness {
   devServerPid: number | undefined;
   client!: Client;
   worker!: SandboxWorker;
-  raw!: { runsc: RawRuntime; runc: RawRuntime | undefined };
+  raw!: {
+    runsc: RawRuntime;
+    runc: RawRuntime | undefined;
+    /** Each supported runsc build by path, paired with the others in the same rounds. */
+    builds: { current: RawRuntime; debian2022: RawRuntime };
+  };
   /** The library's runtime client on the in-process worker's root (for state checks). */
   runtime!: Runsc;
   /** Leftovers of earlier runs that were killed, found and removed at start. */
@@ -104,7 +116,8 @@ export class BenchHarness {
     for (const dir of [...Object.values(this.roots), this.workDir]) await mkdir(dir, { recursive: true });
     this.removeFolders = async () => {
       await rm(this.workDir, { recursive: true, force: true });
-      await rm(this.base, { recursive: true, force: true });
+      // Swept (and wiped) by sweepRoots already: only empty folders are left to remove.
+      await removeRoots(this.base, { containers: [], processes: [] });
     };
     this.rootfs = await ensureBusyboxRootfs();
     say('bundling the workflow code once for every worker of this run');
@@ -129,12 +142,33 @@ export class BenchHarness {
 
     const rawOptions = { workDir: this.workDir, rootfs: this.rootfs };
     this.raw = {
-      runsc: new RawRuntime({ kind: 'runsc', root: this.roots.runsc, ...rawOptions }),
+      runsc: new RawRuntime({
+        kind: 'runsc',
+        command: runtimeUnderTest(),
+        root: this.roots.runsc,
+        ...rawOptions,
+      }),
       runc: options.runcAvailable
         ? new RawRuntime({ kind: 'runc', root: this.roots.runc, ...rawOptions })
         : undefined,
+      builds: {
+        current: new RawRuntime({
+          kind: 'runsc',
+          label: 'current',
+          command: runscBuilds().current,
+          root: this.roots.rawCurrent,
+          ...rawOptions,
+        }),
+        debian2022: new RawRuntime({
+          kind: 'runsc',
+          label: 'debian2022',
+          command: runscBuilds().debian2022,
+          root: this.roots.rawDebian2022,
+          ...rawOptions,
+        }),
+      },
     };
-    this.runtime = new Runsc({ root: this.roots.runsc, platform: 'ptrace', network: 'none' });
+    this.runtime = new Runsc({ command: runtimeUnderTest(), root: this.roots.runsc, network: 'none' });
 
     say('starting the in-process sandbox worker');
     const nativeConnection = await NativeConnection.connect({ address: this.address });

@@ -8,6 +8,8 @@
 import { cpus, loadavg } from 'node:os';
 import { execa } from 'execa';
 import { devServerDynamicConfig } from '../src/dev-server.js';
+import { Runsc, runtimePlatform } from '../src/runtime/index.js';
+import { runtimeUnderTest } from '../test/support/runsc-builds.js';
 import { BenchHarness, benchDevServerDynamicConfig, inProcessWorkerSettings } from './harness.js';
 import { parseOptions, planFor, type ScenarioName, scenarioNames } from './options.js';
 import { say } from './progress.js';
@@ -31,7 +33,8 @@ if (process.getuid?.() !== 0) {
   say('the bench runs runsc and needs root: run it with sudo');
   process.exit(2);
 }
-const runscVersion = await firstLine('runsc', ['--version']);
+const runscCommand = runtimeUnderTest();
+const runscVersion = await firstLine(runscCommand, ['--version']);
 if (!runscVersion) {
   say('runsc is not installed: run scripts/setup.sh');
   process.exit(2);
@@ -106,7 +109,8 @@ const meta: BenchMeta = {
   runsc: runscVersion,
   runc: runcVersion,
   settings: {
-    platform: 'ptrace',
+    runtime: runscCommand,
+    platform: (await runtimePlatform(new Runsc({ command: runscCommand }))) ?? 'default',
     network: 'none',
     inProcessWorker: inProcessWorkerSettings,
     crashStep: crashStepSettings,

@@ -14,6 +14,10 @@ export type RuntimeKind = 'runsc' | 'runc';
 
 export interface RawRuntimeOptions {
   kind: RuntimeKind;
+  /** The binary to spawn; default the kind's name from PATH. */
+  command?: string;
+  /** Goes into container ids, so two builds' runs are told apart in a root. Default the kind. */
+  label?: string;
   /** State root of this runtime, only the bench's. */
   root: string;
   /** Where the bundles and /out folders go (removed after each run). */
@@ -32,16 +36,20 @@ export class RawRuntime {
     return this.options.root;
   }
 
-  /** Global flags as the library passes them (ptrace: KVM hangs on these VMs). */
+  get command(): string {
+    return this.options.command ?? this.options.kind;
+  }
+
+  /** Global flags as the library passes them (no platform: each build's default). */
   private globalArgs(): string[] {
     const args = [`--root=${this.options.root}`];
-    if (this.options.kind === 'runsc') args.push('--platform=ptrace', '--network=none');
+    if (this.options.kind === 'runsc') args.push('--network=none');
     return args;
   }
 
   /** Writes a bundle for one run; returns what `run` needs. Not timed. */
   async prepare(args: readonly string[] = ['/bin/true']): Promise<PreparedRun> {
-    const id = `trs-bench-raw-${this.options.kind}-${randomBytes(5).toString('hex')}`;
+    const id = `trs-bench-raw-${this.options.label ?? this.options.kind}-${randomBytes(5).toString('hex')}`;
     const runDir = join(this.options.workDir, 'raw', id);
     const outDir = join(runDir, 'out');
     await mkdir(outDir, { recursive: true });
@@ -58,7 +66,7 @@ export class RawRuntime {
   async run(prepared: PreparedRun): Promise<number> {
     const startedAt = performance.now();
     const child = spawn(
-      this.options.kind,
+      this.command,
       [...this.globalArgs(), 'run', '--bundle', prepared.bundle, prepared.id],
       {
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,10 @@ export function renderTable(json: BenchJson): string {
   const raw = details.raw;
   row('rawRunMs: runsc run /bin/true (the floor)', ms(json.rawRunMs), undefined, 'floor');
   if (raw) sub('same container through the Runsc client', ms(raw.runscClientRunMs.p50));
+  if (raw) {
+    sub('current runsc build (its default platform)', ms(raw.rawRunMsByBuild.current?.p50 ?? null));
+    sub("Debian's 2022 runsc build (its default platform)", ms(raw.rawRunMsByBuild.debian2022?.p50 ?? null));
+  }
   row(
     'runcRunMs: runc run /bin/true',
     json.runcRunMs === null ? 'n/a (runc not installed)' : ms(json.runcRunMs),

@@ -48,7 +48,10 @@ export interface Verdict {
 }
 
 export interface BenchJson {
+  /** `run` of the runsc under test (TEMPORAL_RUNSC_TEST_RUNTIME, else PATH's). */
   rawRunMs: number | null;
+  /** `run` of each supported runsc build (medians, paired in the same rounds). */
+  rawRunMsByBuild: { current: number | null; debian2022: number | null };
   runcRunMs: number | null;
   stepOverheadMs: number | null;
   stepOverheadSplitMs: StepSplit | null;
@@ -82,6 +85,10 @@ export function buildBenchJson(results: ScenarioResults, meta: BenchMeta): Bench
   const { raw, overhead, floor, pipeline, throughput, cancel, crash, rss } = results;
   const figures: Omit<BenchJson, 'targets' | 'details' | 'meta'> = {
     rawRunMs: raw?.rawRunMs.p50 ?? null,
+    rawRunMsByBuild: {
+      current: raw?.rawRunMsByBuild.current?.p50 ?? null,
+      debian2022: raw?.rawRunMsByBuild.debian2022?.p50 ?? null,
+    },
     runcRunMs: raw?.runcRunMs?.p50 ?? null,
     stepOverheadMs: overhead?.stepOverheadMs ?? null,
     stepOverheadSplitMs: overhead?.splitMs ?? null,

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processesHoldingFilesIn, processesOfRoot } from '../src/host/processes.js';
 import { Runsc } from '../src/runtime/index.js';
+import { runtimeUnderTest } from '../test/support/runsc-builds.js';
 import type { TrackedPipeline } from './pipelines.js';
 import { isRecordedSandboxCrash } from './steps.js';
 
@@ -90,7 +91,7 @@ export async function hostStateProblems(
 /** 1: the real runsc, with a deadline: a `list` that hangs is a finding, not a hung audit. */
 async function listProblems(root: string): Promise<string[]> {
   try {
-    const listed = await new Runsc({ root, platform: 'ptrace' }).withTimeout(5000).list();
+    const listed = await new Runsc({ root, command: runtimeUnderTest() }).withTimeout(5000).list();
     return listed.length === 0
       ? []
       : [`runsc list on ${root} is not empty: ${listed.map((c) => `${c.id} (${c.status})`).join(', ')}`];
@@ -108,7 +109,10 @@ async function processProblems(root: string, workerPids: readonly number[]): Pro
   );
 }
 
-/** 3: runsc keeps `<id>_sandbox:<id>.state` and `.lock` files per container. */
+/**
+ * 3: runsc keeps `<id>_sandbox:<id>.state` and `.lock` files per container, and current runsc a
+ * `runsc-<id>.sock`; the root's shared `null-netns` is not a container's and stays until a wipe.
+ */
 async function stateFileProblems(root: string): Promise<string[]> {
   const left = await containerFiles(root);
   return left.length === 0 ? [] : [`state/lock files left in ${root}: ${left.join(', ')}`];
@@ -124,7 +128,9 @@ export async function containerFiles(
 ): Promise<string[]> {
   const entries = await readdir(root).catch(() => [] as string[]);
   return entries.filter((name) =>
-    kind === 'any' ? /\.(state|lock)$/.test(name) || name.includes('_sandbox:') : name.endsWith(`.${kind}`),
+    kind === 'any'
+      ? /\.(state|lock)$/.test(name) || name.includes('_sandbox:') || /^runsc-.+\.sock$/.test(name)
+      : name.endsWith(`.${kind}`),
   );
 }
 

@@ -13,6 +13,7 @@ import { parseChaosOptions } from './options.js';
 import { allScenarios } from './scenarios/index.js';
 import { type ChaosServer, startChaosServer } from './server.js';
 import { runScenario } from './suite.js';
+import { removeRootBase } from './teardown.js';
 
 let options: ReturnType<typeof parseChaosOptions>;
 try {
@@ -95,7 +96,7 @@ try {
   }
 } finally {
   await server?.close();
-  await rm(rootBase, { recursive: true, force: true });
+  for (const note of await removeRootBase(rootBase)) console.error(`chaos: ${note}`);
   await rmdir('/run/temporal-runsc-chaos').catch(() => undefined); // only when no other run uses it
   // Failed scenarios keep their logs in the work folder; the server's history goes either way.
   for (const name of await readdir(workBase).catch(() => [] as string[])) {

@@ -6,14 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cache="${TEMPORAL_RUNSC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-runsc}"
+# shellcheck source=runsc-builds.sh
+source scripts/runsc-builds.sh
 temporal_version="v1.5.1" # newest CLI release whose go.mod has no replace directive
 temporal_bin="$cache/bin/temporal-$temporal_version"
-# The current gVisor build the tests run first. Pinned: the Go branch's newer pseudo-versions
-# are expected to stop booting without gVisor's sidecar binaries (NOTES / RUNSC-CURRENT.md).
-runsc_release="release-20260905.0"
-runsc_module="gvisor.dev/gvisor/runsc@v0.0.0-20260905035102-160fafc42237"
-runsc_bin="$cache/bin/runsc-$runsc_release"
 
 step() { printf '[setup] %s\n' "$*"; }
 timed() { # timed <label> <command...>: runs it and says how long it took
@@ -32,7 +28,7 @@ has_static_busybox() {
 
 install_system_packages() {
   local missing=()
-  [[ -x /usr/bin/runsc ]] || missing+=(runsc)
+  [[ -x $runsc_debian2022 ]] || missing+=(runsc)
   has_static_busybox || missing+=(busybox-static)
   command -v flock >/dev/null || missing+=(util-linux)
   command -v file >/dev/null || missing+=(file)
@@ -77,7 +73,7 @@ install_temporal_cli() {
 # binary at the path the tests use. The version label is what `runsc --version` prints (and
 # what checkpoint/restore compares), so it names the release the module was cut from.
 install_current_runsc() {
-  [[ -x $runsc_bin ]] && return 0
+  [[ -x $runsc_current ]] && return 0
   if ! command -v go >/dev/null; then
     step "no Go toolchain: cannot build the current runsc ($runsc_release); install Go 1.26 or newer"
     exit 1
@@ -88,8 +84,8 @@ install_current_runsc() {
   (cd "$gobin" && CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS=-mod=mod go install \
     -ldflags "-X gvisor.dev/gvisor/runsc/version.version=$runsc_release-go" "$runsc_module")
   mkdir -p "$cache/bin"
-  mv "$gobin/runsc" "$runsc_bin.partial"
-  mv "$runsc_bin.partial" "$runsc_bin"
+  mv "$gobin/runsc" "$runsc_current.partial"
+  mv "$runsc_current.partial" "$runsc_current"
   rm -rf "$gobin"
 }
 

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cancelPipeline } from '../../src/client/index.js';
 import { Runsc } from '../../src/runtime/index.js';
+import { runtimeUnderTest } from '../../test/support/runsc-builds.js';
 import { containerFiles } from '../audit.js';
 import { isRunning, type TrackedPipeline, waitForStep } from '../pipelines.js';
 import { check, type Scenario, seconds } from '../scenario.js';
@@ -31,7 +32,7 @@ export const cancelStorm: Scenario = {
       const running = await waitForStep(pipeline.handle, 'long', isRunning, 120_000);
       containerIds.add(running.containerId as string);
     }
-    const runtime = new Runsc({ root, platform: 'ptrace' });
+    const runtime = new Runsc({ root, command: runtimeUnderTest() });
     const before = await runningCount(runtime, containerIds, 60_000);
     check(
       before === options.stormSize,

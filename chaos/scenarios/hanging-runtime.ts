@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { createBundle } from '../../src/bundle/index.js';
 import type { CleanupReport } from '../../src/host/cleanup.js';
 import { RuntimeTimeout } from '../../src/runtime/errors.js';
-import { Runsc } from '../../src/runtime/index.js';
+import { globalArgs, Runsc } from '../../src/runtime/index.js';
+import { runtimeUnderTest } from '../../test/support/runsc-builds.js';
+import { fakeStuckRuntime } from '../../test/support/stuck-runtime.js';
 import type { ScenarioContext } from '../harness.js';
 import { check, type Scenario, seconds } from '../scenario.js';
 import { chaosPipeline, exitsWith, killedBySignal, sleepsThenSucceeds } from '../steps.js';
@@ -27,16 +29,18 @@ export const hangingRuntime: Scenario = {
   timeoutMs: () => 240_000,
   async run(ctx) {
     const root = await ctx.root('host');
-    const runtime = new Runsc({ root, platform: 'ptrace', network: 'none' });
+    const runtime = new Runsc({ root, command: runtimeUnderTest(), network: 'none' });
     const stuckId = `${ctx.containerPrefix}stuck`;
     await leaveStopped(ctx, runtime, stuckId);
-    // Test-only fault: a process holds the stopped container's lock, as a stuck runsc would.
-    const holder = ctx.spawnHelper('lock holder', 'flock', [
-      '--no-fork',
-      join(root, `${stuckId}_sandbox:${stuckId}.lock`),
-      'sleep',
-      '600',
-    ]);
+    // Test-only fault: a runtime command of this root holds the stopped container's lock, as a
+    // stuck runsc would (cleanup ends only runtime processes that name exactly its root).
+    const stuck = fakeStuckRuntime({
+      rootArg: root,
+      subcommand: 'state',
+      id: stuckId,
+      lock: join(root, `${stuckId}_sandbox:${stuckId}.lock`),
+    });
+    const holder = ctx.spawnHelper('lock holder', stuck.command, stuck.args);
     await sleep(300);
     const realListHangs = await runtime
       .withTimeout(1500)
@@ -121,10 +125,8 @@ async function leaveStopped(ctx: ScenarioContext, runtime: Runsc, id: string): P
     args: ['/bin/sleep', '600'],
     cgroupsPath: `/temporal-runsc/${id}`,
   });
-  const run = ctx.spawnHelper('runsc run (to be killed)', 'runsc', [
-    `--root=${runtime.stateRoot}`,
-    '--platform=ptrace',
-    '--network=none',
+  const run = ctx.spawnHelper('runsc run (to be killed)', runtime.command, [
+    ...globalArgs(runtime.options),
     'run',
     '--bundle',
     bundle,
@@ -137,6 +139,11 @@ async function leaveStopped(ctx: ScenarioContext, runtime: Runsc, id: string): P
   }
   run.kill('SIGKILL');
   await run;
+  // Current runsc says `running` for up to about 2 s after its `run` is SIGKILLed.
+  const stoppedBy = Date.now() + 10_000;
+  while ((await runtime.state(id).catch(() => undefined))?.status === 'running' && Date.now() < stoppedBy) {
+    await sleep(50);
+  }
   const status = (await runtime.state(id)).status;
   check(status === 'stopped', `${id} is ${status} after its run was SIGKILLed, not stopped`);
 }

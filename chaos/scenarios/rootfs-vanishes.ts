@@ -7,6 +7,7 @@ import { cp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Runsc } from '../../src/runtime/index.js';
+import { runtimeUnderTest } from '../../test/support/runsc-builds.js';
 import { isRunning, waitForStep } from '../pipelines.js';
 import { check, type Scenario } from '../scenario.js';
 import { chaosPipeline, exitsWith, scripted } from '../steps.js';
@@ -41,7 +42,7 @@ export const rootfsVanishes: Scenario = {
       ),
     );
     const running = await waitForStep(tracked.handle, 'while-removed', isRunning, 60_000);
-    const runtime = new Runsc({ root, platform: 'ptrace' });
+    const runtime = new Runsc({ root, command: runtimeUnderTest() });
     while (
       (await runtime.state(running.containerId as string).catch(() => undefined))?.status !== 'running'
     ) {

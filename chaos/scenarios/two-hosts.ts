@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Runsc } from '../../src/runtime/index.js';
+import { runtimeUnderTest } from '../../test/support/runsc-builds.js';
 import { isRunning, waitForStep } from '../pipelines.js';
 import { check, type Scenario, seconds } from '../scenario.js';
 import { chaosPipeline, exitsWith, hangsOnFirstAttempt } from '../steps.js';
@@ -40,7 +41,7 @@ export const twoHosts: Scenario = {
     const otherHost = deadHost === 'host-a' ? 'host-b' : 'host-a';
     const deadRoot = roots[deadHost];
     const containerId = first.containerId as string;
-    const deadRuntime = new Runsc({ root: deadRoot, platform: 'ptrace' });
+    const deadRuntime = new Runsc({ root: deadRoot, command: runtimeUnderTest() });
     await waitForContainer(deadRuntime, containerId, 'running', 20_000);
 
     const killedAt = Date.now();

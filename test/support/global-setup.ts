@@ -1,20 +1,28 @@
 /**
- * One real Temporal dev server and one runsc state root for the whole suite. The integration
- * tests need root and runsc: without them this fails loudly instead of skipping. At the end it
- * audits what a user relies on: `runsc list` on the test root is empty and no sandbox process
- * of that root is left.
+ * One real Temporal dev server and one runsc state root for the whole suite, on the runsc build
+ * named by TEMPORAL_RUNSC_TEST_RUNTIME (test/support/runsc-builds.ts; `runsc` from PATH when
+ * unset). The integration tests need root and runsc: without them this fails loudly instead of
+ * skipping. At the end it audits what a user relies on: `runsc list` on the test root is empty
+ * and no sandbox process of that root is left; then the library's own cleanup empties the root
+ * (current runsc leaves a mounted `null-netns` there, which `rm -rf` cannot remove).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node';
 import { devServerDynamicConfig, devServerExecutable, dynamicConfigArgs } from '../../src/dev-server.js';
+import { cleanupHost } from '../../src/host/cleanup.js';
 import { processesOfRoot } from '../../src/host/processes.js';
 import { ensureBusyboxRootfs } from '../../src/rootfs.js';
-import { Runsc } from '../../src/runtime/index.js';
+import { Runsc, runtimePlatform } from '../../src/runtime/index.js';
+import { runtimeUnderTest, runtimeUnderTestLabel } from './runsc-builds.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    /** The runsc binary under test, by path (or `runsc` from PATH). */
+    runtimeCommand: string;
+    /** The platform its sandboxes run on (the build's default: ptrace in 2022, systrap now). */
+    runtimePlatform: string;
     runscRoot: string;
     rootfs: string;
     workDir: string;
@@ -25,10 +33,15 @@ export default async function setup(project: TestProject) {
   if (process.getuid?.() !== 0) {
     throw new Error('the integration tests run runsc and need root: run `sudo npm test`');
   }
-  const runtime = new Runsc();
-  await runtime.version().catch((error: Error) => {
+  const runtimeCommand = runtimeUnderTest();
+  const runtime = new Runsc({ command: runtimeCommand });
+  const version = await runtime.version().catch((error: Error) => {
     throw new Error(`the integration tests need runsc: ${error.message} (scripts/setup.sh installs it)`);
   });
+  const platform = (await runtimePlatform(runtime)) ?? 'default';
+  console.log(
+    `[integration] runtime ${runtimeUnderTestLabel()}: ${runtimeCommand} (${version.version}, platform ${platform})`,
+  );
 
   const runscRoot = `/run/temporal-runsc-test/${process.pid}`;
   const workDir = `/tmp/temporal-runsc-test/${process.pid}`;
@@ -45,20 +58,25 @@ export default async function setup(project: TestProject) {
     },
   });
   project.provide('temporalAddress', env.address);
+  project.provide('runtimeCommand', runtimeCommand);
+  project.provide('runtimePlatform', platform);
   project.provide('runscRoot', runscRoot);
   project.provide('rootfs', rootfs);
   project.provide('workDir', workDir);
 
   return async () => {
     await env.teardown();
-    const left = await new Runsc({ root: runscRoot }).list();
+    const suiteRuntime = new Runsc({ command: runtimeCommand, root: runscRoot });
+    const left = await suiteRuntime.list();
     const processes = await processesOfRoot(runscRoot);
     if (left.length > 0 || processes.length > 0) {
       throw new Error(
         `the suite left state behind in ${runscRoot}: containers ${JSON.stringify(left.map((c) => `${c.id}:${c.status}`))}, processes ${JSON.stringify(processes)}`,
       );
     }
-    await rm(runscRoot, { recursive: true, force: true });
+    const wipe = await cleanupHost(suiteRuntime, { wipe: true });
+    if (!wipe.wiped) throw new Error(`could not empty ${runscRoot}: ${wipe.problems.join('; ')}`);
+    await rmdir(runscRoot);
     await rm(workDir, { recursive: true, force: true });
   };
 }

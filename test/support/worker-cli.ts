@@ -7,6 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CleanupReport } from '../../src/host/cleanup.js';
+import { runtimeUnderTest } from './runsc-builds.js';
 
 export interface WorkerCliSettings {
   address: string;
@@ -23,7 +24,7 @@ export interface WorkerCliSettings {
   /** A prebuilt workflow bundle to serve; default the CLI bundles the workflows at start. */
   workflowBundlePath?: string;
   /**
-   * The runtime binary the worker calls; default `runsc`. A wrapper script works: its flavor is
+   * The runtime binary the worker calls; default the build under test (runtimeUnderTest). A wrapper script works: its flavor is
    * guessed from its file name (flavorOf in src/runtime/args.ts), which also decides whether the
    * CLI passes `--network`, so a wrapper named `*runsc*` gets the same flags as runsc.
    */
@@ -55,9 +56,8 @@ export function workerCliArgs(settings: WorkerCliSettings): string[] {
     `--task-queue=${settings.taskQueue}`,
     `--host-queue=${settings.hostQueue}`,
     `--host=${settings.host}`,
-    `--runtime=${settings.runtimeCommand ?? 'runsc'}`,
+    `--runtime=${settings.runtimeCommand ?? runtimeUnderTest()}`,
     `--root=${settings.root}`,
-    '--platform=ptrace',
     '--network=none',
     `--work-dir=${settings.workDir}`,
     `--rootfs=${settings.rootfs}`,
