@@ -4,7 +4,7 @@
  * runtime, one resource step (a full /tmp) and a 5-pipeline cancellation storm, against the
  * suite's dev server, each scenario with runsc roots of its own. `CHAOS_SEED` replays a run.
  */
-import { rm, rmdir } from 'node:fs/promises';
+import { rmdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SuiteEnv } from '../../chaos/harness.js';
 import { freshSeed } from '../../chaos/random.js';
@@ -15,6 +15,7 @@ import { tmpfsFull } from '../../chaos/scenarios/tmpfs-full.js';
 import { workerKill } from '../../chaos/scenarios/worker-kill.js';
 import { type ChaosServer, existingChaosServer } from '../../chaos/server.js';
 import { runScenario } from '../../chaos/suite.js';
+import { removeRootBase } from '../../chaos/teardown.js';
 
 const options: SuiteOptions = { rounds: 2, stormSize: 5 };
 const seed = Number(process.env.CHAOS_SEED ?? freshSeed());
@@ -39,7 +40,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await rm(rootBase, { recursive: true, force: true });
+  const notes = await removeRootBase(rootBase);
+  expect(notes, 'every scenario root is removed through the cleanup').toEqual([]);
   await rmdir(workBase).catch(() => undefined); // kept when a failed scenario left its logs
 });
 
