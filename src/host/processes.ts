@@ -37,7 +37,24 @@ export function argsNameRoot(args: readonly string[], root: string): boolean {
  * and gofer processes, which carry the same `--root` flag.
  */
 export async function processesOfRoot(root: string): Promise<HostProcess[]> {
-  return (await listProcesses()).filter((p) => p.pid !== process.pid && argsNameRoot(p.args, root));
+  const ours = await selfAndAncestors();
+  return (await listProcesses()).filter((p) => !ours.has(p.pid) && argsNameRoot(p.args, root));
+}
+
+/**
+ * This process and its ancestors: a wrapper that started us (`sudo`, `npx`, `tsx`) carries our
+ * own arguments, `--root` included, and is neither a leftover nor ours to end.
+ */
+async function selfAndAncestors(): Promise<Set<number>> {
+  const pids = new Set<number>();
+  let pid = process.pid;
+  while (pid > 1 && !pids.has(pid)) {
+    pids.add(pid);
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // Field 4 (ppid) comes after the command name, which is in parentheses and may hold spaces.
+    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? 0);
+  }
+  return pids;
 }
 
 /** Processes that hold a file below `dir` open (for example a container's `.lock` file). */

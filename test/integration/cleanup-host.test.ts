@@ -1,13 +1,18 @@
 /** cleanupHost against real runsc state: what an operator would otherwise clear by hand. */
-import { mkdir, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
 import { cleanupHost } from '../../src/host/cleanup.js';
 import { LiveContainers } from '../../src/host/live-containers.js';
-import { Runsc } from '../../src/runtime/index.js';
-import { leaveStopped, testBundle, testRuntime } from '../support/runtime.js';
+import { isAlive } from '../../src/host/processes.js';
+import { isMountPoint } from '../../src/host/state-root.js';
+import { Runsc, traitsFor, UnsafeStateRoot } from '../../src/runtime/index.js';
+import { leaveStopped, removeTestRoot, testBundle, testRuntime } from '../support/runtime.js';
+import { fakeStuckRuntime } from '../support/stuck-runtime.js';
+import { repoRoot } from '../support/worker-cli.js';
 
 const runtime = testRuntime();
 
@@ -52,25 +57,115 @@ describe('cleanupHost', () => {
     }
   });
 
-  it('detects a list hung on a held lock, ends the holder, and then cleans', async () => {
+  it('detects a list hung on a held lock, ends the runtime process holding it, spares processes of other roots, and then cleans', async () => {
     const stuck = `trs-stuck-${suffix()}`;
     await leaveStopped(runtime, stuck);
-    // Test-only fault: a process holds the container's lock, as a stuck runsc does.
+    const root = runtime.stateRoot;
+    // Test-only fault: a runtime command of this root holds the container's lock, as a stuck runsc does.
+    const fake = fakeStuckRuntime({
+      rootArg: root,
+      subcommand: 'state',
+      id: stuck,
+      lock: join(root, `${stuck}_sandbox:${stuck}.lock`),
+    });
+    const holder = execa(fake.command, fake.args, { reject: false });
+    // Stuck commands of other roots whose names start with this one: never ours to end.
+    const spared = [`${root}x`, `${root}-2`, `${root}/nested`].map((rootArg) => {
+      const other = fakeStuckRuntime({ rootArg, subcommand: 'list', id: stuck });
+      return execa(other.command, other.args, { reject: false });
+    });
+    try {
+      await sleep(200);
+      const report = await cleanupHost(runtime, { listTimeoutMs: 1000 });
+      const ended = await holder;
+      expect(report.listHung).toBe(true);
+      expect(report.hungProcessesKilled.map((p) => p.pid)).toContain(holder.pid);
+      expect(ended.signal).toBe('SIGKILL');
+      expect(report.containers).toContainEqual(expect.objectContaining({ id: stuck, action: 'aborted' }));
+      expect(await runtime.exists(stuck)).toBe(false);
+      for (const other of spared) {
+        expect(report.hungProcessesKilled.map((p) => p.pid)).not.toContain(other.pid);
+        expect(isAlive(other.pid as number)).toBe(true);
+      }
+    } finally {
+      holder.kill('SIGKILL');
+      for (const other of spared) other.kill('SIGKILL');
+      await Promise.all([holder, ...spared]);
+    }
+  });
+
+  it('reports a lock holder that is not a runtime process of this root, and leaves it alone', async () => {
+    const stuck = `trs-held-${suffix()}`;
+    await leaveStopped(runtime, stuck);
+    // Test-only fault: some other program (not runsc) holds the container's lock.
     const holder = execa(
       'flock',
       ['--no-fork', join(runtime.stateRoot, `${stuck}_sandbox:${stuck}.lock`), 'sleep', '120'],
-      {
-        reject: false,
-      },
+      { reject: false },
     );
-    await sleep(200);
-    const report = await cleanupHost(runtime, { listTimeoutMs: 1000 });
-    const ended = await holder;
-    expect(report.listHung).toBe(true);
-    expect(report.hungProcessesKilled.map((p) => p.pid)).toContain(holder.pid);
-    expect(ended.signal).toBe('SIGKILL');
-    expect(report.containers).toContainEqual(expect.objectContaining({ id: stuck, action: 'aborted' }));
-    expect(await runtime.exists(stuck)).toBe(false);
+    try {
+      await sleep(200);
+      const report = await cleanupHost(runtime, { listTimeoutMs: 1000 });
+      expect(report.listHung).toBe(true);
+      expect(report.hungProcessesKilled.map((p) => p.pid)).not.toContain(holder.pid);
+      expect(report.problems.join('\n')).toMatch(
+        new RegExp(`process ${holder.pid} .* is not a runtime process of ${runtime.stateRoot}: not ended`),
+      );
+      expect(isAlive(holder.pid as number)).toBe(true);
+    } finally {
+      holder.kill('SIGKILL');
+      await holder;
+      expect((await runtime.abort(stuck)).gone).toBe(true);
+    }
+  });
+
+  it('removes a stale record by hand when its recorded pids now belong to another process, which it spares', async () => {
+    const id = `trs-reused-${suffix()}`;
+    await leaveStopped(runtime, id);
+    const stateFile = join(runtime.stateRoot, `${id}_sandbox:${id}.state`);
+    // A real, unrelated process whose pid the stale record will name.
+    const unrelated = execa('sleep', ['300'], { reject: false });
+    try {
+      // Simulating a fault the real thing cannot be made to show on demand: the sandbox's pid
+      // reused by another process. The record is real runsc's, of a container killed behind the
+      // library's back; only its pid fields are rewritten.
+      const record = JSON.parse(await readFile(stateFile, 'utf8'));
+      record.sandbox.pid = unrelated.pid;
+      record.goferPid = unrelated.pid;
+      await writeFile(stateFile, JSON.stringify(record));
+
+      const report = await cleanupHost(runtime);
+      const entry = report.containers.find((c) => c.id === id);
+      expect(entry).toMatchObject({ action: 'removed-record' });
+      expect(entry?.detail).toMatch(new RegExp(`sandbox pid ${unrelated.pid} now belongs to "sleep 300"`));
+      expect(isAlive(unrelated.pid as number)).toBe(true);
+      expect(await runtime.exists(id)).toBe(false);
+      expect((await readdir(runtime.stateRoot)).filter((name) => name.includes(id))).toEqual([]);
+    } finally {
+      unrelated.kill('SIGKILL');
+      await unrelated;
+      await removeCgroupsOf(id);
+    }
+  });
+
+  it('removes control sockets and lock files of containers that are gone, not of live ones', async () => {
+    const gone = `trs-gone-${suffix()}`;
+    const live = `trs-livesock-${suffix()}`;
+    const socket = join(runtime.stateRoot, `runsc-${gone}.sock`);
+    const liveSocket = join(runtime.stateRoot, `runsc-${live}.sock`);
+    await writeFile(socket, '');
+    await writeFile(liveSocket, '');
+    const liveSet = new LiveContainers();
+    liveSet.add(live);
+    try {
+      const report = await cleanupHost(runtime, { live: liveSet });
+      expect(report.socketsRemoved).toEqual([socket]);
+      const left = await readdir(runtime.stateRoot);
+      expect(left).not.toContain(`runsc-${gone}.sock`);
+      expect(left).toContain(`runsc-${live}.sock`);
+    } finally {
+      await rm(liveSocket, { force: true });
+    }
   });
 
   it('removes empty cgroups left under a container id the runtime no longer knows', async () => {
@@ -107,6 +202,7 @@ describe('cleanupHost', () => {
       expect((await other.state(id)).status).toBe('stopped');
     } finally {
       expect((await other.abort(id)).gone).toBe(true);
+      await removeTestRoot(otherRoot);
     }
   });
 
@@ -124,9 +220,83 @@ describe('cleanupHost', () => {
     await rt.kill(id, 'KILL');
     await running;
 
-    await writeFile(join(wipeRoot, 'junk.state'), '{}');
+    const before = await readdir(wipeRoot);
+    if (((await traitsFor(rt)).release ?? '') >= '20260810') {
+      // Current runsc bind-mounts a network namespace in the root and never removes it.
+      expect(before).toContain('null-netns');
+      expect(await isMountPoint(join(wipeRoot, 'null-netns'))).toBe(true);
+    }
+    // A lone lock file and a stale socket: runtime files that no container owns any more.
+    await writeFile(join(wipeRoot, 'trs-junk_sandbox:trs-junk.lock'), '');
+    await writeFile(join(wipeRoot, 'runsc-trs-junk.sock'), '');
     const wiped = await cleanupHost(rt, { wipe: true });
+    expect(wiped.problems).toEqual([]);
     expect(wiped.wiped).toBe(true);
     expect(await readdir(wipeRoot)).toEqual([]);
+    const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+    expect(mountinfo).not.toContain(wipeRoot);
+    await rmdir(wipeRoot);
+  });
+
+  it('refuses a root that is not a runtime state directory, naming why, and touches nothing in it', async () => {
+    const base = join(inject('workDir'), `refuse-${suffix()}`);
+    const withForeign = join(base, 'foreign');
+    const withNested = join(base, 'nested');
+    await mkdir(withForeign, { recursive: true });
+    await mkdir(join(withNested, 'inner'), { recursive: true });
+    await writeFile(join(withForeign, 'notes.txt'), 'mine');
+    await writeFile(join(withForeign, 'trs-x_sandbox:trs-x.lock'), '');
+    // A nested root: a subfolder with state files of its own, never entered.
+    await writeFile(join(withNested, 'inner', 'trs-y_sandbox:trs-y.state'), '{}');
+    const cases: [string, RegExp][] = [
+      ['/', /file system root/],
+      ['.', /must be an absolute path/],
+      ['relative/root', /must be an absolute path/],
+      [homedir(), /home folder/],
+      [`${withForeign}/`, /plain absolute path/],
+      [`${base}/../${'foreign'}`, /plain absolute path/],
+      [withForeign, /holds files that are not runsc state \(notes\.txt\)/],
+      [withNested, /holds files that are not runsc state \(inner\)/],
+    ];
+    for (const [root, reason] of cases) {
+      const error = await cleanupHost(new Runsc({ ...runtime.options, root }), { wipe: true }).catch(
+        (e) => e,
+      );
+      expect(error, root).toBeInstanceOf(UnsafeStateRoot);
+      expect((error as Error).message, root).toMatch(reason);
+    }
+    expect((await readdir(withForeign)).sort()).toEqual(['notes.txt', 'trs-x_sandbox:trs-x.lock']);
+    expect(await readdir(join(withNested, 'inner'))).toEqual(['trs-y_sandbox:trs-y.state']);
+
+    // The CLI: exit 2 and the reason, nothing touched.
+    const cli = await execa(
+      'node',
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'cleanup',
+        `--runtime=${runtime.command}`,
+        `--root=${withForeign}`,
+        '--wipe',
+      ],
+      { cwd: repoRoot, reject: false },
+    );
+    expect(cli.exitCode).toBe(2);
+    expect(cli.stderr).toMatch(/holds files that are not runsc state \(notes\.txt\)/);
+    expect((await readdir(withForeign)).sort()).toEqual(['notes.txt', 'trs-x_sandbox:trs-x.lock']);
+    await rm(base, { recursive: true });
   });
 });
+
+/** Empty cgroups runsc made for `id` (under `/<id>` or our `temporal-runsc/<id>`), in each hierarchy. */
+async function removeCgroupsOf(id: string): Promise<void> {
+  for (const controller of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    for (const dir of [
+      join('/sys/fs/cgroup', controller, id),
+      join('/sys/fs/cgroup', controller, 'temporal-runsc', id),
+    ]) {
+      await rmdir(dir).catch(() => undefined);
+    }
+  }
+}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cancelPipeline, pipelineResult, pipelineStatus, startPipeline } from '../../src/client/index.js';
 import { controlQueueFor } from '../../workflows/control-queue.js';
 import type { PipelineInput, PipelineResult } from '../../workflows/types.js';
-import { testRuntime } from '../support/runtime.js';
+import { pathWithRuntimeUnderTest, removeTestRoot, testRuntime } from '../support/runtime.js';
 import { startTestCluster, type TestCluster } from '../support/worker.js';
 
 const runtime = testRuntime();
@@ -249,16 +249,26 @@ describe('the CLI', () => {
   });
 
   it('demo runs the example pipeline to completion and leaves no container', async () => {
-    const root = join(inject('runscRoot'), 'demo');
-    const run = await cli([
-      'demo',
-      '--address',
-      inject('temporalAddress'),
-      '--root',
-      root,
-      '--work-dir',
-      join(inject('workDir'), 'demo'),
-    ]);
+    // A root of its own beside the suite's (never inside it: cleanup does not enter nested roots).
+    const root = `${inject('runscRoot')}-demo`;
+    // The demo calls `runsc` from PATH, as a user runs it: there, the build under test.
+    const run = await execa(
+      'node',
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'demo',
+        '--address',
+        inject('temporalAddress'),
+        '--root',
+        root,
+        '--work-dir',
+        join(inject('workDir'), 'demo'),
+      ],
+      { reject: false, env: { PATH: await pathWithRuntimeUnderTest() } },
+    );
+    await removeTestRoot(root);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/runsc list on .*: empty; sandbox processes left: 0/);
     for (const step of ['build', 'flaky-fetch', 'test-unit', 'test-slow', 'report'])

@@ -6,7 +6,8 @@
  * and no sandbox process of that root is left; then the library's own cleanup empties the root
  * (current runsc leaves a mounted `null-netns` there, which `rm -rf` cannot remove).
  */
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node';
 import { devServerDynamicConfig, devServerExecutable, dynamicConfigArgs } from '../../src/dev-server.js';
@@ -77,6 +78,18 @@ export default async function setup(project: TestProject) {
     const wipe = await cleanupHost(suiteRuntime, { wipe: true });
     if (!wipe.wiped) throw new Error(`could not empty ${runscRoot}: ${wipe.problems.join('; ')}`);
     await rmdir(runscRoot);
+    // A root a test made in the work folder and did not remove: wiped here so that the folder
+    // can go (a mounted null-netns makes `rm` fail), and reported.
+    const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+    const leftRoots = mountinfo
+      .split('\n')
+      .map((line) => line.split(' ')[4] ?? '')
+      .filter((path) => path.startsWith(`${workDir}/`) && path.endsWith('/null-netns'))
+      .map((path) => dirname(path));
+    for (const root of leftRoots)
+      await cleanupHost(new Runsc({ command: runtimeCommand, root }), { wipe: true });
     await rm(workDir, { recursive: true, force: true });
+    if (leftRoots.length > 0)
+      throw new Error(`tests left runtime roots in ${workDir}: ${leftRoots.join(', ')}`);
   };
 }

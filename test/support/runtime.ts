@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir, rm, rmdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { expect, inject } from 'vitest';
 import { type BundleSpecInput, createBundle } from '../../src/bundle/index.js';
+import { cleanupHost } from '../../src/host/cleanup.js';
 import { globalArgs, Runsc } from '../../src/runtime/index.js';
 
 /**
@@ -70,4 +72,28 @@ export async function leaveStopped(runtime: Runsc, id: string): Promise<void> {
 /** The global flags `runtime` passes (root, platform if any, network), for spawning it by hand. */
 export function runtimeGlobalArgs(runtime: Runsc): string[] {
   return globalArgs(runtime.options);
+}
+
+/**
+ * Empties a state root a test made for itself through the library's cleanup (current runsc
+ * leaves a mounted `null-netns` in every root it used), then removes the empty folder.
+ */
+export async function removeTestRoot(root: string): Promise<void> {
+  const report = await cleanupHost(new Runsc({ command: inject('runtimeCommand'), root }), { wipe: true });
+  expect(report.problems, `cleanup of ${root}`).toEqual([]);
+  await rmdir(root);
+}
+
+/**
+ * A PATH whose `runsc` is the build under test, for commands that call `runsc` by name (the
+ * CLI's default, as a user's PATH would give it).
+ */
+export async function pathWithRuntimeUnderTest(): Promise<string> {
+  const command = inject('runtimeCommand');
+  if (!command.includes('/')) return process.env.PATH ?? '';
+  const dir = join(inject('workDir'), 'runtime-on-path');
+  await mkdir(dir, { recursive: true });
+  await rm(join(dir, 'runsc'), { force: true });
+  await symlink(command, join(dir, 'runsc'));
+  return `${dir}:${process.env.PATH ?? ''}`;
 }
