@@ -1,7 +1,7 @@
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { containerIdPrefix } from '../runtime/container-id.js';
-import { RuntimeTimeout } from '../runtime/errors.js';
+import { RuntimeError, RuntimeNotFound, RuntimeTimeout } from '../runtime/errors.js';
 import type { Runsc } from '../runtime/runsc.js';
 import type { ContainerState } from '../runtime/types.js';
 import type { LiveContainers } from './live-containers.js';
@@ -94,7 +94,13 @@ export async function cleanupHost(runtime: Runsc, options: CleanupOptions = {}):
     problems: [],
   };
 
-  let containers = await listWithin(runtime, options.listTimeoutMs ?? 5000);
+  let containers = await listWithin(runtime, options.listTimeoutMs ?? 5000).catch((error: unknown) => {
+    // A runtime that answers with a failure (a crash, a record it cannot read) is reported;
+    // the files of this root are still swept, and a wipe still needs no process of it alive.
+    if (!(error instanceof RuntimeError) || error instanceof RuntimeNotFound) throw error;
+    report.problems.push(`list failed in ${root}: ${error.message}`);
+    return [] as ContainerState[];
+  });
   if (containers === undefined) {
     report.listHung = true;
     report.hungProcessesKilled = await killLockHolders(root, options.live, report.problems);
@@ -111,7 +117,9 @@ export async function cleanupHost(runtime: Runsc, options: CleanupOptions = {}):
   const lone = await removeLoneFiles(root, prefix, options.live);
   report.lockFilesRemoved = lone.locks;
   report.socketsRemoved = lone.sockets;
-  const known = new Set(((await listWithin(runtime, 2000)) ?? containers).map((c) => c.id));
+  const known = new Set(
+    ((await listWithin(runtime, 2000).catch(() => undefined)) ?? containers).map((c) => c.id),
+  );
   report.cgroupsRemoved = await removeLeftCgroups({
     cgroupRoot: options.cgroupRoot ?? '/sys/fs/cgroup',
     parent: options.cgroupParent ?? 'temporal-runsc',

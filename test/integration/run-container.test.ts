@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type {
   RunContainerInput,
   RunContainerResult,
@@ -243,6 +243,24 @@ describe('runContainer', () => {
     expect(error).toMatchObject({ type: 'InvalidStep', nonRetryable: true });
     expect((error as Error).message).toMatch(/args: must name at least the program/);
     expect((error as Error).message).toMatch(/limits\.memoryBytes: must be greater than 0/);
+  });
+
+  it('checks limits.pids against the floor of the platform it runs on, before starting anything', async () => {
+    const activities = await testActivities();
+    // Between the two floors: enough under systrap (measured 24, floor 64), not under ptrace
+    // (measured 48, floor 128). Each build runs on its own default platform.
+    const input = { step: 'pids', args: ['/bin/sh', '-c', 'sleep 0.1 & wait'], limits: { pids: 100 } };
+    const platform = inject('runtimePlatform');
+    if (platform === 'systrap') {
+      expect((await runStep(mockEnvironment(), activities, input)).exitCode).toBe(0);
+    } else {
+      const error = await runStep(mockEnvironment(), activities, input).catch((e: unknown) => e);
+      expect(error).toMatchObject({ type: 'InvalidStep', nonRetryable: true });
+      expect((error as Error).message).toMatch(
+        new RegExp(`limits\\.pids: must be at least 128 on runsc's ${platform} platform \\(100 given\\)`),
+      );
+      expect(await runtime.list()).toEqual([]);
+    }
   });
 
   it('reports a runtime failure as a retryable RuntimeError', async () => {

@@ -68,14 +68,17 @@ export default async function setup(project: TestProject) {
   return async () => {
     await env.teardown();
     const suiteRuntime = new Runsc({ command: runtimeCommand, root: runscRoot });
-    const left = await suiteRuntime.list();
+    const left = await suiteRuntime
+      .list()
+      .catch((error: Error) => [{ id: `(list failed: ${error.message})`, status: '?' }]);
     const processes = await processesOfRoot(runscRoot);
+    // Emptied whatever the audit finds, so that one failing run does not leave its root behind.
+    const wipe = await cleanupHost(suiteRuntime, { wipe: true });
     if (left.length > 0 || processes.length > 0) {
       throw new Error(
         `the suite left state behind in ${runscRoot}: containers ${JSON.stringify(left.map((c) => `${c.id}:${c.status}`))}, processes ${JSON.stringify(processes)}`,
       );
     }
-    const wipe = await cleanupHost(suiteRuntime, { wipe: true });
     if (!wipe.wiped) throw new Error(`could not empty ${runscRoot}: ${wipe.problems.join('; ')}`);
     await rmdir(runscRoot);
     // A root a test made in the work folder and did not remove: wiped here so that the folder
