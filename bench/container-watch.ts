@@ -8,7 +8,9 @@
  * files and no `run`" means gone; a full scan (sandbox and gofer included) then confirms it.
  */
 import { access, readdir, readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { listProcesses } from '../src/host/processes.js';
+import { runtimeUnderTest } from '../test/support/runsc-builds.js';
 import { nowMs } from './pipelines.js';
 
 export async function watchUntilGone(
@@ -47,6 +49,9 @@ export async function waitForFile(path: string, timeoutMs = 30_000): Promise<voi
   }
 }
 
+/** The kernel's name for the runtime binary under test: its file name, cut to 15 characters. */
+const runtimeComm = basename(runtimeUnderTest()).slice(0, 15);
+
 /** The argument vectors of processes named `runsc` (not its sandbox, gofer or stubs). */
 async function runscCommands(): Promise<string[][]> {
   const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
@@ -54,7 +59,7 @@ async function runscCommands(): Promise<string[][]> {
   await Promise.all(
     pids.map(async (pid) => {
       const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-      if (comm.trim() !== 'runsc') return;
+      if (comm.trim() !== runtimeComm) return;
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
       found.push(cmdline.split('\0').filter(Boolean));
     }),

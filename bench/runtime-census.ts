@@ -9,6 +9,7 @@
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runtimeUnderTest } from '../test/support/runsc-builds.js';
 import { ChildWorker } from './child-worker.js';
 import type { BenchHarness } from './harness.js';
 import { parallelPipeline, runPipeline, sequentialPipeline } from './pipelines.js';
@@ -44,7 +45,7 @@ export async function countRuntimeCallsPerStep(
   await mkdir(dir, { recursive: true });
   const log = join(dir, 'calls.log');
   const wrapper = join(dir, 'runsc-counted');
-  await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec runsc "$@"\n`);
+  await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec '${runtimeUnderTest()}' "$@"\n`);
   await chmod(wrapper, 0o755);
 
   const taskQueue = `${harness.taskQueue}-census`;
