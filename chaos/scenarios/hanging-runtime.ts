@@ -19,7 +19,7 @@ import type { ScenarioContext } from '../harness.js';
 import { check, type Scenario, seconds } from '../scenario.js';
 import { chaosPipeline, exitsWith, killedBySignal, sleepsThenSucceeds } from '../steps.js';
 
-/** TEST-ONLY: `list` blocks forever, everything else is `exec runsc "$@"`. */
+/** TEST-ONLY: `list` blocks forever, everything else execs the runsc build under test. */
 export const fakeRunscHangingList = fileURLToPath(
   new URL('../fixtures/fake-runsc-hanging-list.sh', import.meta.url),
 );
