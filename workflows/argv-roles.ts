@@ -11,7 +11,12 @@
  */
 
 export type ArgRole =
-  | { kind: 'data' }
+  /**
+   * `mayBeOption`: the program may read the argument as an option (`--to-command=...` to tar),
+   * so a result that starts it must not start with "-" (resolveArgs checks the value). False
+   * for a shell script's positional parameters and after a literal `--`.
+   */
+  | { kind: 'data'; mayBeOption: boolean }
   | { kind: 'shell-script'; program: string }
   | { kind: 'code'; program: string; why: string };
 
@@ -75,12 +80,17 @@ const wrappers = new Set([
   'builtin',
 ]);
 
-const data: ArgRole = { kind: 'data' };
+const data: ArgRole = { kind: 'data', mayBeOption: true };
+const positional: ArgRole = { kind: 'data', mayBeOption: false };
 const basename = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 const isOption = (arg: string) => arg.length > 1 && (arg.startsWith('-') || arg.startsWith('+'));
+/** An argument that starts with a reference could start with anything, "-" included. */
+const startsWithReference = (arg: string) => arg.startsWith('${');
 
 export function argumentRoles(args: readonly string[]): ArgRole[] {
-  const roles: ArgRole[] = args.map(() => data);
+  // After a literal `--`, most programs read no more options.
+  const end = args.indexOf('--', 1);
+  const roles: ArgRole[] = args.map((_, i) => (end > 0 && i > end ? positional : data));
   if (args.length > 0) {
     roles[0] = { kind: 'code', program: basename(args[0] as string), why: 'names the program to run' };
     classify(args, 0, roles);
@@ -136,7 +146,11 @@ function shell(args: readonly string[], start: number, roles: ArgRole[], program
     if (letters.includes('c')) commandMode = true;
     for (const letter of letters) if (shellValueLetters.has(letter)) roles[++i] = option;
   }
-  if (commandMode && i < args.length) roles[i] = { kind: 'shell-script', program };
+  for (let j = i; j < args.length; j++) roles[j] = positional;
+  if (i >= args.length) return;
+  if (startsWithReference(args[i] as string) && args[i - 1] !== '--') {
+    roles[i] = { kind: 'code', program, why: `could be read as an option of ${program}` };
+  } else if (commandMode) roles[i] = { kind: 'shell-script', program };
 }
 
 /**
@@ -175,8 +189,11 @@ function interpreter(
       afterOption = false;
     } else break;
   }
-  if (firstIsProgram && i < args.length)
-    roles[i] = { kind: 'code', program, why: `is the program ${program} runs` };
+  if (i >= args.length) return;
+  if (firstIsProgram) roles[i] = { kind: 'code', program, why: `is the program ${program} runs` };
+  else if (startsWithReference(args[i] as string) && args[i - 1] !== '--') {
+    roles[i] = { kind: 'code', program, why: `could be read as an option of ${program}` };
+  }
 }
 
 /**

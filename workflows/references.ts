@@ -247,6 +247,9 @@ function plan(arg: string, role: ArgRole): Planned[] {
   });
 }
 
+const optionProblem = (program: string, arg: string) =>
+  `starts with ${arg.slice(0, arg.indexOf('}') + 1)}, whose value starts with "-": ${program} could read it as an option (as tar reads --to-command=...), and a step's result must never become code; put text before it (e.g. --name=${arg}), put "--" before this argument if ${program} takes it, or ${envAdvice(arg.slice(0, arg.indexOf('}') + 1))}`;
+
 /** Every reference in `args` that may not stand where it stands, with the fix. */
 export function argumentProblems(args: readonly string[]): ArgProblem[] {
   const roles = argumentRoles(args);
@@ -260,7 +263,8 @@ export function argumentProblems(args: readonly string[]): ArgProblem[] {
 /**
  * Substitutes the references of a step's `args` as data: as they are in plain arguments,
  * shell-quoted in a shell script. A reference that may not stand where it stands (the
- * validator refuses those; a client may skip it) gives the problem instead, and nothing runs.
+ * validator refuses those; a client may skip it) gives the problem instead, and nothing runs;
+ * so does a result that starts an argument its program may read as an option with "-".
  */
 export function resolveArgs(
   args: readonly string[],
@@ -269,12 +273,23 @@ export function resolveArgs(
   const roles = argumentRoles(args);
   const resolved: string[] = [];
   for (const [index, arg] of args.entries()) {
+    const role = roles[index] as ArgRole;
     let out = '';
-    for (const piece of plan(arg, roles[index] as ArgRole)) {
+    for (const piece of plan(arg, role)) {
       if ('problem' in piece) return { problem: { index, message: piece.problem } };
       if ('text' in piece) out += piece.text;
       else {
         const value = dataOf(piece.reference, results);
+        if (
+          !out &&
+          value.startsWith('-') &&
+          role.kind === 'data' &&
+          role.mayBeOption &&
+          !piece.reference.raw
+        ) {
+          // Known only now, from the value: the validator cannot see it coming.
+          return { problem: { index, message: optionProblem(args[0] ?? '', arg) } };
+        }
         out += piece.quote ? shellQuote(value) : value;
       }
     }

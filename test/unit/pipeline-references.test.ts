@@ -253,6 +253,39 @@ describe('where a reference may not stand', () => {
   });
 });
 
+describe('a result that starts an argument with "-"', () => {
+  const dash = hostileResults('--to-command=sh -c "echo INJECTED"');
+
+  it('is refused where the program may read it as an option, and the step runs nothing', () => {
+    const resolved = resolveArgs(['/bin/tar', 'xf', '/in/a.tar', '${steps.a.result.v}'], dash);
+    expect(resolved).toEqual({
+      problem: { index: 3, message: expect.stringContaining('/bin/tar could read it as an option') },
+    });
+  });
+
+  it.each<[string, string[], string]>([
+    ['after a literal "--"', ['/bin/tar', 'xf', '/in/a.tar', '--', '${steps.a.result.v}'], ''],
+    ['after text in the same argument', ['/bin/echo', 'v=${steps.a.result.v}'], 'v='],
+    [
+      "as a shell script's positional parameter",
+      ['/bin/sh', '-c', 'echo "$1"', 'sh', '${steps.a.result.v}'],
+      '',
+    ],
+  ])('is data %s', (_, args, prefix) => {
+    const resolved = resolveArgs(args, dash);
+    expect(resolved).toEqual({ args: [...args.slice(0, -1), `${prefix}--to-command=sh -c "echo INJECTED"`] });
+  });
+
+  it("is refused by the validator where it would be a shell's or an interpreter's option", () => {
+    expect(argumentProblems(['/bin/sh', '${steps.a.result.v}', 'x'])).toEqual([
+      { index: 1, message: expect.stringContaining('could be read as an option of sh') },
+    ]);
+    expect(argumentProblems(['python3', '${steps.a.result.v}'])).toEqual([
+      { index: 1, message: expect.stringContaining('could be read as an option of python3') },
+    ]);
+  });
+});
+
 describe('resolveData (env values and cwd)', () => {
   it('substitutes results and raw references as they are', () => {
     expect(resolveData('${steps.a.result.v}|${raw:steps.a.result.v}', hostileResults('1; echo x'))).toBe(
