@@ -3,14 +3,16 @@
  * the current workflow code: a real dev server, a real sandbox worker, real runsc. Run it as root
  * with the workflow code whose histories must keep replaying, before changing that code:
  *
- *   tsx scripts/record-history.ts [out-dir]     (default test/fixtures/histories)
+ *   tsx scripts/record-history.ts [--out DIR] [--label LABEL] [NAME...]
  *
- * Each pipeline below is one history file, `<name>.json` (see test/support/histories.ts for its
- * form).
+ * Each pipeline below (or only those NAMEd) is one history file in DIR (default
+ * test/fixtures/histories): `<name>.json`, or `<name>-<label>.json` with a label (say, which code
+ * recorded it, to keep it beside an older one). See test/support/histories.ts for its form.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cancelPipeline, pipelineStatus, startPipeline } from '../src/client/index.js';
@@ -95,7 +97,14 @@ async function waitUntilRunning(handle: WorkflowHandle, step: string): Promise<v
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('recording runs runsc and needs root');
-  const outDir = resolve(process.argv[2] ?? 'test/fixtures/histories');
+  const { values, positionals } = parseArgs({
+    options: { out: { type: 'string', default: 'test/fixtures/histories' }, label: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const unknown = positionals.filter((name) => !recordings.some((r) => r.input.name === name));
+  if (unknown.length > 0) throw new Error(`no pipeline named ${unknown.join(', ')} to record`);
+  const chosen = recordings.filter((r) => positionals.length === 0 || positionals.includes(r.input.name));
+  const outDir = resolve(values.out);
   const runscRoot = `/run/temporal-runsc-record/${process.pid}`;
   const workDir = `/tmp/temporal-runsc-record/${process.pid}`;
   await mkdir(runscRoot, { recursive: true });
@@ -121,10 +130,10 @@ async function main(): Promise<void> {
     });
     await worker.runUntil(
       (async () => {
-        for (const { input, cancelWhenRunning } of recordings) {
+        for (const { input, cancelWhenRunning } of chosen) {
           const handle = await startPipeline(env.client, input, {
             taskQueue,
-            workflowId: `record-${input.name}`,
+            workflowId: `record-${input.name}${values.label ? `-${values.label}` : ''}`,
           });
           if (cancelWhenRunning) {
             await waitUntilRunning(handle, cancelWhenRunning);
@@ -134,7 +143,7 @@ async function main(): Promise<void> {
             () => 'completed',
             (error: Error) => `closed with ${error.name}`,
           );
-          const file = join(outDir, `${input.name}.json`);
+          const file = join(outDir, `${values.label ? `${input.name}-${values.label}` : input.name}.json`);
           await writeFile(file, historyToFixture(await handle.fetchHistory()));
           console.log(`${input.name}: ${outcome}; history in ${file}`);
         }
