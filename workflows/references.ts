@@ -185,6 +185,7 @@ const placeNames: Record<Exclude<ShellPlace, undefined>, string> = {
   backquotes: 'inside a `...` command substitution',
   'parameter-expansion': 'inside a ${...} expansion',
   arithmetic: 'inside an arithmetic expression',
+  subscript: 'inside [...] after a name or "$" (bash reads an array subscript as arithmetic)',
   comment: 'inside a comment',
   'here-document': 'inside a here document',
   'after-backslash': 'right after a backslash',

@@ -17,6 +17,7 @@ export type ShellPlace =
   | 'backquotes'
   | 'parameter-expansion'
   | 'arithmetic'
+  | 'subscript'
   | 'comment'
   | 'here-document'
   | 'after-backslash'
@@ -32,6 +33,7 @@ type Frame =
   | { kind: 'backquote' }
   | { kind: 'param'; braces: number }
   | { kind: 'arith'; parens: number }
+  | { kind: 'subscript'; brackets: number }
   | { kind: 'comment' }
   | { kind: 'heredoc'; delimiter: string; stripTabs: boolean; line: string };
 
@@ -71,6 +73,8 @@ export class ShellLexer {
         return 'parameter-expansion';
       case 'arith':
         return 'arithmetic';
+      case 'subscript':
+        return 'subscript';
       case 'comment':
         return 'comment';
       case 'heredoc':
@@ -143,6 +147,12 @@ export class ShellLexer {
           this.lost = 'unknown';
         } else return this.expansion(text, i, c, next);
         return i;
+      case 'subscript':
+        // bash evaluates an array subscript (and `$[...]`) as arithmetic, quotes or not.
+        if (c === '[') top.brackets++;
+        else if (c === ']' && --top.brackets < 0) this.frames.pop();
+        else return this.expansion(text, i, c, next);
+        return i;
       case 'param':
         if (c === '\\') this.escaped = true;
         else if (c === '{') top.braces++;
@@ -177,7 +187,9 @@ export class ShellLexer {
       this.frames.push({ kind: 'arith', parens: 0 });
       this.previous = '(';
       return i + 1;
-    } else if (c === '(') top.parens++;
+    } else if (c === '[' && /[A-Za-z0-9_]/.test(previous))
+      this.frames.push({ kind: 'subscript', brackets: 0 });
+    else if (c === '(') top.parens++;
     else if (c === ')') {
       if (top.parens > 0) top.parens--;
       else if (top.closer === ')') this.frames.pop();
@@ -202,6 +214,7 @@ export class ShellLexer {
     }
     if (next === '(') this.frames.push({ kind: 'code', parens: 0, closer: ')' });
     else if (next === '{') this.frames.push({ kind: 'param', braces: 0 });
+    else if (next === '[') this.frames.push({ kind: 'subscript', brackets: 0 });
     else if (next === "'" && this.top.kind === 'code') this.frames.push({ kind: 'ansi' });
     else if (next === '"' && this.top.kind === 'code') this.frames.push({ kind: 'double' });
     else return i;

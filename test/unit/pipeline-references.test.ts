@@ -197,6 +197,13 @@ describe('where a reference may not stand', () => {
     ],
     ['(( ))', ['/bin/bash', '-c', '(( x = ${steps.a.result.v} ))'], 2, 'inside an arithmetic expression'],
     ['${ }', ['/bin/sh', '-c', 'echo $${X:-${steps.a.result.v}}'], 2, 'inside a ${...} expansion'],
+    [
+      'an array subscript',
+      ['/bin/bash', '-c', 'a[${steps.a.result.v}]=1'],
+      2,
+      'array subscript as arithmetic',
+    ],
+    ['$[ ]', ['/bin/bash', '-c', 'echo $[${steps.a.result.v}]'], 2, 'array subscript as arithmetic'],
     ['a comment', ['/bin/sh', '-c', 'true # ${steps.a.result.v}'], 2, 'inside a comment'],
     [
       'a here document',
