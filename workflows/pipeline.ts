@@ -17,7 +17,13 @@ import {
 import type { RunContainerInput, RunContainerResult } from '../activities/types.js';
 import type { ControlActivities, HostActivities, SharedActivities } from './activities.js';
 import { controlQueueFor } from './control-queue.js';
-import { resolveReferences } from './references.js';
+import {
+  hasReferences,
+  resolveArgs,
+  resolveData,
+  resolveReferences,
+  type StepOutcome,
+} from './references.js';
 import type {
   PipelineInput,
   PipelineResult,
@@ -33,6 +39,8 @@ export const statusQuery = defineQuery<PipelineStatusSnapshot>('status');
 const onePickPerGroupPatch = 'one-host-pick-per-group';
 /** The patch id of aborting running steps through their host's control queue (abortOnCancel). */
 const abortThroughControlQueuePatch = 'abort-through-control-queue';
+/** The patch id of references as data: shell-quoted in scripts, refused in code (references.ts). */
+const referencesAsDataPatch = 'quote-references-in-shell-scripts';
 
 type HostTarget = Awaited<ReturnType<SharedActivities['hostQueue']>>;
 
@@ -69,10 +77,14 @@ export async function sandboxPipeline(input: PipelineInput): Promise<PipelineRes
 
   setHandler(statusQuery, () => ({ workflowId, name: input.name, status, steps: [...reports.values()] }));
 
-  const results: Record<string, { exitCode: number | null; result?: unknown }> = {};
+  // Asked once, before the first step: a pipeline resolves all its references one way. One that
+  // started before references became data goes on substituting them as text, as it began (its
+  // history replays so), and a pipeline with no references carries no marker.
+  const asData = usesReferences(input) && patched(referencesAsDataPatch);
+  const results: Record<string, StepOutcome> = {};
   const cleanups: Promise<void>[] = [];
   const run = (step: StepSpec, hostPick?: Promise<HostTarget>) =>
-    runStep(input, step, reports.get(step.name) as StepReport, results, cleanups, hostPick);
+    runStep(input, step, reports.get(step.name) as StepReport, results, cleanups, asData, hostPick);
 
   let failed = false;
   let cancellation: unknown;
@@ -128,19 +140,34 @@ async function runStep(
   pipeline: PipelineInput,
   step: StepSpec,
   report: StepReport,
-  results: Record<string, { exitCode: number | null; result?: unknown }>,
+  results: Record<string, StepOutcome>,
   cleanups: Promise<void>[],
+  asData: boolean,
   hostPick?: Promise<HostTarget>,
 ): Promise<boolean> {
   const defaults = pipeline.defaults ?? {};
   const retry = { ...defaults.retry, ...step.retry };
+  const resolveText = asData ? resolveData : resolveReferences;
+  const args = asData
+    ? resolveArgs(step.args, results)
+    : { args: step.args.map((a) => resolveReferences(a, results)) };
+  if ('problem' in args) {
+    // The validator refuses this before a pipeline starts; a client that skipped it gets the
+    // step failed here, with nothing run. A throw would stall the workflow instead.
+    report.status = 'failed';
+    report.error = `InvalidStep: args[${args.problem.index}] ${args.problem.message}`;
+    results[step.name] = { exitCode: null };
+    return false;
+  }
   const activityInput: RunContainerInput = {
     step: step.name,
-    args: step.args.map((arg) => resolveReferences(arg, results)),
+    args: args.args,
     env: Object.fromEntries(
-      Object.entries({ ...defaults.env, ...step.env }).map(([k, v]) => [k, resolveReferences(v, results)]),
+      Object.entries({ ...defaults.env, ...step.env }).map(([k, v]) => [k, resolveText(v, results)]),
     ),
-    ...(step.cwd ? { cwd: resolveReferences(step.cwd, results) } : {}),
+    // A cwd from a result stays as it is: the activity refuses one that is not absolute or
+    // holds "..", before anything runs (InvalidStep).
+    ...(step.cwd ? { cwd: resolveText(step.cwd, results) } : {}),
     ...(step.user ? { user: step.user } : {}),
     ...(step.mounts ? { mounts: step.mounts } : {}),
     limits: { ...defaults.limits, ...step.limits },
@@ -338,6 +365,17 @@ export function emptyReport(name: string, isFinally: boolean): StepReport {
     stdoutTail: '',
     stderrTail: '',
   };
+}
+
+/** Whether any step's args, env or cwd refers to a step (so that resolving them can differ). */
+function usesReferences(input: PipelineInput): boolean {
+  if (Object.values(input.defaults?.env ?? {}).some(hasReferences)) return true;
+  return [...input.steps, ...(input.finally ?? [])].some(
+    (step) =>
+      step.args.some(hasReferences) ||
+      Object.values(step.env ?? {}).some(hasReferences) ||
+      (step.cwd !== undefined && hasReferences(step.cwd)),
+  );
 }
 
 /** Consecutive steps of one group form a batch that runs in parallel; other steps run alone. */

@@ -1,9 +1,10 @@
 /**
- * Rules that span steps: unique names, adjacent groups, and references to earlier steps. They read
+ * Rules that span steps: unique names, adjacent groups, references to earlier steps and where in
+ * `args` a reference may stand (workflows/references.ts, which the workflow applies too). They read
  * the raw document defensively (anything may be the wrong type) so that their problems are
  * reported together with the schema's, not only once the schema passes.
  */
-import { findReferences } from '../../workflows/references.js';
+import { argumentProblems, findReferences } from '../../workflows/references.js';
 import { durationMs } from './duration.js';
 
 export interface PathProblem {
@@ -121,6 +122,14 @@ function referenceProblems(steps: StepEntry[], finallySteps: StepEntry[]): PathP
   const all = [...steps, ...finallySteps];
   const problems: PathProblem[] = [];
   const check = (entry: StepEntry, runsBefore: Set<string>) => {
+    const { args } = entry.raw;
+    if (Array.isArray(args)) {
+      // A result must never become code: where a reference stands in args decides how it goes in.
+      const texts = args.map((arg) => (typeof arg === 'string' ? arg : ''));
+      for (const { index, message } of argumentProblems(texts)) {
+        problems.push({ path: [...entry.path, 'args', index], message });
+      }
+    }
     for (const [path, value] of referenceFields(entry)) {
       const found = findReferences(value);
       for (const message of found.errors) problems.push({ path, message });

@@ -46,7 +46,9 @@ export function demoPipeline(stateDir: string): PipelineInput {
       {
         name: 'test-unit',
         group: 'checks',
-        args: ['/bin/sh', '-c', 'echo "testing version ${steps.build.result.version}"'],
+        // A result goes into a script through env: as data (see workflows/references.ts).
+        args: ['/bin/sh', '-c', 'echo "testing version $VERSION"'],
+        env: { VERSION: '${steps.build.result.version}' },
       },
       {
         name: 'test-slow',
@@ -60,11 +62,8 @@ export function demoPipeline(stateDir: string): PipelineInput {
     finally: [
       {
         name: 'report',
-        args: [
-          '/bin/sh',
-          '-c',
-          'echo "build exited ${steps.build.exitCode}, shipped ${steps.build.result.artifact}"',
-        ],
+        args: ['/bin/sh', '-c', 'echo "build exited ${steps.build.exitCode}, shipped $ARTIFACT"'],
+        env: { ARTIFACT: '${steps.build.result.artifact}' },
       },
     ],
   };

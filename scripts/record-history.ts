@@ -1,0 +1,166 @@
+/**
+ * Records the workflow histories that the replay test (test/unit/replay.test.ts) replays against
+ * the current workflow code: a real dev server, a real sandbox worker, real runsc. Run it as root
+ * with the workflow code whose histories must keep replaying, before changing that code:
+ *
+ *   tsx scripts/record-history.ts [--out DIR] [--label LABEL] [NAME...]
+ *
+ * Each pipeline below (or only those NAMEd) is one history file in DIR (default
+ * test/fixtures/histories): `<name>.json`, or `<name>-<label>.json` with a label (say, which code
+ * recorded it, to keep it beside an older one). See test/support/histories.ts for its form.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { cancelPipeline, pipelineStatus, startPipeline } from '../src/client/index.js';
+import { devServerDynamicConfig, devServerExecutable, dynamicConfigArgs } from '../src/dev-server.js';
+import { processesOfRoot } from '../src/host/processes.js';
+import { ensureBusyboxRootfs } from '../src/rootfs.js';
+import { Runsc } from '../src/runtime/index.js';
+import { createSandboxWorker } from '../src/worker/index.js';
+import { historyToFixture } from '../test/support/histories.js';
+import type { PipelineInput } from '../workflows/types.js';
+
+interface Recording {
+  input: PipelineInput;
+  /** Cancel the pipeline once this step runs (its container is up). */
+  cancelWhenRunning?: string;
+}
+
+/** The pipelines: each shape of history the workflow code must keep replaying. */
+const recordings: Recording[] = [
+  {
+    // References in a shell script's argument, in env and in a finally step; a result that
+    // holds shell syntax (what the landed code substituted verbatim).
+    input: {
+      name: 'references',
+      steps: [
+        {
+          name: 'build',
+          args: ['/bin/sh', '-c', `echo '{"version":"2.0.1","v":"1; echo INJECTED"}' > /out/result.json`],
+        },
+        {
+          name: 'use',
+          args: ['/bin/sh', '-c', 'echo got ${steps.build.result.v} for ${steps.build.result.version}'],
+          env: { VERSION: '${steps.build.result.version}' },
+        },
+        { name: 'plain', args: ['/bin/echo', 'version', '${steps.build.result.version}'] },
+      ],
+      finally: [{ name: 'notify', args: ['/bin/sh', '-c', 'echo "use exited ${steps.use.exitCode}"'] }],
+    },
+  },
+  {
+    // A parallel group (one host pick for both), a step that fails every retry (continueOnError),
+    // and a later step that reads its exit code.
+    input: {
+      name: 'group-retry',
+      steps: [
+        { name: 'lint', group: 'checks', args: ['/bin/sh', '-c', 'echo lint'] },
+        {
+          name: 'flaky',
+          group: 'checks',
+          args: ['/bin/sh', '-c', 'echo failing >&2; exit 3'],
+          retry: { maximumAttempts: 2, initialInterval: '100ms' },
+          continueOnError: true,
+        },
+        { name: 'report', args: ['/bin/sh', '-c', 'echo flaky=${steps.flaky.exitCode}'] },
+      ],
+    },
+  },
+  {
+    // A pipeline cancelled while a step runs: the abort through the control queue, then finally.
+    input: {
+      name: 'cancelled',
+      steps: [
+        { name: 'first', args: ['/bin/true'] },
+        { name: 'long', args: ['/bin/sleep', '60'] },
+        { name: 'after', args: ['/bin/true'] },
+      ],
+      finally: [{ name: 'notify', args: ['/bin/sh', '-c', 'echo notified after ${steps.first.exitCode}'] }],
+    },
+    cancelWhenRunning: 'long',
+  },
+];
+
+async function waitUntilRunning(handle: WorkflowHandle, step: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await pipelineStatus(handle);
+    if (status.steps.find((s) => s.name === step)?.pid) return;
+    if (Date.now() > deadline) throw new Error(`step ${step} never ran`);
+    await sleep(50);
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('recording runs runsc and needs root');
+  const { values, positionals } = parseArgs({
+    options: { out: { type: 'string', default: 'test/fixtures/histories' }, label: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const unknown = positionals.filter((name) => !recordings.some((r) => r.input.name === name));
+  if (unknown.length > 0) throw new Error(`no pipeline named ${unknown.join(', ')} to record`);
+  const chosen = recordings.filter((r) => positionals.length === 0 || positionals.includes(r.input.name));
+  const outDir = resolve(values.out);
+  const runscRoot = `/run/temporal-runsc-record/${process.pid}`;
+  const workDir = `/tmp/temporal-runsc-record/${process.pid}`;
+  await mkdir(runscRoot, { recursive: true });
+  await mkdir(outDir, { recursive: true });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: await devServerExecutable(),
+      ip: '127.0.0.1',
+      extraArgs: dynamicConfigArgs(devServerDynamicConfig),
+    },
+  });
+  const taskQueue = 'trs-record';
+  try {
+    const worker = await createSandboxWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      host: 'record-host',
+      runtime: { root: runscRoot, platform: 'ptrace', network: 'none' },
+      workDir,
+      rootfs: await ensureBusyboxRootfs(),
+      graceMs: 1000,
+      sweepOnStart: false,
+    });
+    await worker.runUntil(
+      (async () => {
+        for (const { input, cancelWhenRunning } of chosen) {
+          const handle = await startPipeline(env.client, input, {
+            taskQueue,
+            workflowId: `record-${input.name}${values.label ? `-${values.label}` : ''}`,
+          });
+          if (cancelWhenRunning) {
+            await waitUntilRunning(handle, cancelWhenRunning);
+            await cancelPipeline(handle);
+          }
+          const outcome = await handle.result().then(
+            () => 'completed',
+            (error: Error) => `closed with ${error.name}`,
+          );
+          const file = join(outDir, `${values.label ? `${input.name}-${values.label}` : input.name}.json`);
+          await writeFile(file, historyToFixture(await handle.fetchHistory()));
+          console.log(`${input.name}: ${outcome}; history in ${file}`);
+        }
+      })(),
+    );
+  } finally {
+    await env.teardown();
+    const left = await new Runsc({ root: runscRoot }).list();
+    const processes = await processesOfRoot(runscRoot);
+    if (left.length > 0 || processes.length > 0) {
+      console.error(`left behind in ${runscRoot}:`, left, processes);
+      process.exitCode = 1;
+    } else {
+      await rm(runscRoot, { recursive: true, force: true });
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+}
+
+await main();
