@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FieldProblem, parseOrThrow, ValidationError } from '../validation.js';
 import { toOciConfig } from './oci.js';
@@ -13,9 +14,8 @@ export function parseBundleSpec(input: unknown): BundleSpec {
 /**
  * Writes `<dir>/config.json` for one run and returns the bundle directory. The rootfs is not
  * copied: every run points at the same folder, read-only. Host paths are checked here, before
- * the runtime would fail with a less helpful message. The file is new (never written through a
- * link, never over an earlier one) and readable by root only: it holds the step's environment,
- * secret values included.
+ * the runtime would fail with a less helpful message. The file is written new (never through a
+ * link) and readable by root only: it holds the step's environment, secret values included.
  */
 export async function createBundle(dir: string, input: BundleSpecInput): Promise<string> {
   if (!dir.startsWith('/')) {
@@ -43,12 +43,16 @@ export async function createBundle(dir: string, input: BundleSpecInput): Promise
   if (!(await lstat(dir)).isDirectory()) {
     throw new Error(`bundle folder ${dir} is a link, not a folder: refusing to write through it`);
   }
-  const file = await open(join(dir, 'config.json'), configFlags, 0o600);
+  // A new file renamed into place: rename replaces whatever has the name (a link included)
+  // without following it, and a bundle folder can be written again for another run.
+  const temporary = join(dir, `.config.json.${randomBytes(6).toString('hex')}`);
+  const file = await open(temporary, configFlags, 0o600);
   try {
     await file.writeFile(`${JSON.stringify(toOciConfig(spec), null, 2)}\n`);
   } finally {
     await file.close();
   }
+  await rename(temporary, join(dir, 'config.json'));
   return dir;
 }
 
