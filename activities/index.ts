@@ -5,18 +5,14 @@ import { LiveContainers } from '../src/host/live-containers.js';
 import { currentOwner } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
 import type { LogCaps } from '../src/output/log-writer.js';
-import {
-  defaultLogRetention,
-  type LogRetention,
-  type LogSweepReport,
-  sweepLogs,
-} from '../src/output/retention.js';
+import { type LogRetention, type LogSweepReport, sweepLogs } from '../src/output/retention.js';
 import { defaultRootfsDir } from '../src/rootfs.js';
 import { validateContainerId } from '../src/runtime/container-id.js';
 import { ContainerNotFound, InvalidRuntimeInput } from '../src/runtime/errors.js';
 import { Runsc, type RuntimeOptions } from '../src/runtime/index.js';
 import type { ContainerState } from '../src/runtime/types.js';
 import { logsDir, sweepWorkspaces, type WorkspaceSweepReport } from '../src/workspace/index.js';
+import { parseHostFileSettings } from '../src/workspace/settings.js';
 import type { ActivityDeps } from './deps.js';
 import { runContainer } from './run-container.js';
 import type { RunContainerInput, RunContainerResult } from './types.js';
@@ -72,9 +68,11 @@ export async function createActivities(options: SandboxActivityOptions) {
     graceMs: options.graceMs ?? 2000,
     tailBytes: options.tailBytes ?? 8 * 1024,
     resultFileMaxBytes: options.resultFileMaxBytes ?? 64 * 1024,
-    outBytes: options.outBytes ?? Math.max(1024 * 1024, options.resultFileMaxBytes ?? 0),
-    logCaps: { headBytes: 1024 * 1024, tailBytes: 1024 * 1024, ...options.logCaps },
-    logRetention: { ...defaultLogRetention, ...options.logRetention },
+    ...parseHostFileSettings({
+      outBytes: options.outBytes ?? Math.max(1024 * 1024, options.resultFileMaxBytes ?? 0),
+      logCaps: options.logCaps,
+      logRetention: options.logRetention,
+    }),
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     live: options.live ?? new LiveContainers(),
     aborts: new StepAborts(),

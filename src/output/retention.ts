@@ -8,11 +8,6 @@ export interface LogRetention {
   maxTotalBytes: number;
 }
 
-export const defaultLogRetention: LogRetention = {
-  maxAgeMs: 7 * 24 * 3600 * 1000,
-  maxTotalBytes: 1024 * 1024 * 1024,
-};
-
 export interface LogSweepReport {
   dir: string;
   removed: string[];

@@ -7,6 +7,7 @@ import { StreamCapture } from '../../src/output/capture.js';
 import { OutputLog } from '../../src/output/log-writer.js';
 import { Masker } from '../../src/output/mask.js';
 import { sweepLogs } from '../../src/output/retention.js';
+import { parseHostFileSettings } from '../../src/workspace/settings.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -141,5 +142,18 @@ describe('log retention', () => {
     expect(report.removed).toEqual([]);
     expect((await lstat(join(dir, 'link.log'))).isSymbolicLink()).toBe(true);
     expect((await readdir(dir)).sort()).toEqual(['link.log', 'notes.txt', 'target']);
+  });
+});
+
+describe('operator settings for host files', () => {
+  it('fills small defaults and refuses a bad value naming the field', () => {
+    expect(parseHostFileSettings({})).toEqual({
+      outBytes: 1024 * 1024,
+      logCaps: { headBytes: 1024 * 1024, tailBytes: 1024 * 1024 },
+      logRetention: { maxAgeMs: 7 * 24 * 3600 * 1000, maxTotalBytes: 1024 * 1024 * 1024 },
+    });
+    expect(() => parseHostFileSettings({ outBytes: 100, logCaps: { headBytes: -1 } })).toThrow(
+      /outBytes: must be at least 4096[\s\S]*logCaps\.headBytes/,
+    );
   });
 });
