@@ -13,6 +13,7 @@ export class StreamCapture extends Writable {
   bytes = 0;
   readonly tail: TailBuffer;
   private readonly masker: Masker;
+  private readonly log: OutputLog | undefined;
 
   constructor(options: { tailBytes: number; maskValues?: readonly string[]; log?: OutputLog }) {
     super();
@@ -20,8 +21,6 @@ export class StreamCapture extends Writable {
     this.masker = new Masker(options.maskValues ?? []);
     this.log = options.log;
   }
-
-  private readonly log: OutputLog | undefined;
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
     this.bytes += chunk.length;
