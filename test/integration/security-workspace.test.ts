@@ -247,7 +247,7 @@ describe('the janitor', () => {
     await mkdir(join(stale, 'out'), { recursive: true });
     await mkdir(join(stale, 'bundle'));
     await writeFile(join(stale, 'bundle', 'config.json'), '{"process":{"env":["TOKEN=left-behind"]}}');
-    // A process that no longer runs (pid 2^22 is past the default pid_max).
+    // A process that cannot exist: pid_max is at most 2^22, and pids stay below it.
     await writeFile(
       join(stale, 'owner.json'),
       JSON.stringify({ host: 'h', pid: 4194304, processStart: '1' }),
