@@ -5,7 +5,18 @@
  * logs are capped, survive a full disk, are masked, and are swept with leftover workspaces.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  statfs,
+  symlink,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -78,16 +89,31 @@ async function victim() {
 describe('/out', () => {
   it('is capped: 300 MB of dd fails with no space, the result says so, and the next step runs', async () => {
     const { workDir, activities } = await worker();
-    const result = await runStep(activities, {
-      step: 'fill',
-      args: [
-        '/bin/sh',
-        '-c',
-        'dd if=/dev/zero of=/out/big bs=1M count=300; s=$(stat -c %s /out/big); rm /out/big; echo "{\\"size\\":$s}" > /out/result.json',
-      ],
+    // While the step runs: the file system under its /out, seen from the host.
+    const env = environment();
+    let outFs: Promise<{ bytes: number; type: number }> | undefined;
+    env.on('heartbeat', (beat: RunHeartbeat) => {
+      outFs ??= statfs(join(workDir, 'runs', beat.containerId, 'out')).then((s) => ({
+        bytes: s.blocks * s.bsize,
+        type: s.type,
+      }));
     });
+    const result = await runStep(
+      activities,
+      {
+        step: 'fill',
+        args: [
+          '/bin/sh',
+          '-c',
+          'dd if=/dev/zero of=/out/big bs=1M count=300; s=$(stat -c %s /out/big); sleep 1; rm /out/big; echo "{\\"size\\":$s}" > /out/result.json',
+        ],
+      },
+      env,
+    );
     expect(result.stderrTail).toMatch(/No space left on device/);
     expect((result.result as { size: number }).size).toBeLessThanOrEqual(1024 * 1024);
+    // A tmpfs (TMPFS_MAGIC) of 1 MiB: the 300 MB never reached the worker's disk.
+    expect(await outFs).toEqual({ bytes: 1024 * 1024, type: 0x01021994 });
     expect(await readdir(join(workDir, 'runs'))).toEqual([]);
     const next = await runStep(activities, {
       step: 'next',
