@@ -1,6 +1,8 @@
 import type { LiveContainers } from '../src/host/live-containers.js';
 import type { ContainerOwner } from '../src/host/owner.js';
 import type { StepAborts } from '../src/host/step-aborts.js';
+import type { LogCaps } from '../src/output/log-writer.js';
+import type { LogRetention } from '../src/output/retention.js';
 import type { Runsc } from '../src/runtime/runsc.js';
 
 /** What the activities close over: built once per worker by createActivities. */
@@ -13,6 +15,12 @@ export interface ActivityDeps {
   graceMs: number;
   tailBytes: number;
   resultFileMaxBytes: number;
+  /** Size of each attempt's `/out` (its own tmpfs). */
+  outBytes: number;
+  /** What of each attempt's output its log keeps. */
+  logCaps: LogCaps;
+  /** How long, and how much, attempt logs are kept (the janitor's sweep). */
+  logRetention: LogRetention;
   heartbeatIntervalMs?: number;
   live: LiveContainers;
   aborts: StepAborts;

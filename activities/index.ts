@@ -4,11 +4,15 @@ import { type CleanupOptions, type CleanupReport, cleanupHost } from '../src/hos
 import { LiveContainers } from '../src/host/live-containers.js';
 import { currentOwner } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
+import type { LogCaps } from '../src/output/log-writer.js';
+import { type LogRetention, type LogSweepReport, sweepLogs } from '../src/output/retention.js';
 import { defaultRootfsDir } from '../src/rootfs.js';
 import { validateContainerId } from '../src/runtime/container-id.js';
 import { ContainerNotFound, InvalidRuntimeInput } from '../src/runtime/errors.js';
 import { Runsc, type RuntimeOptions } from '../src/runtime/index.js';
 import type { ContainerState } from '../src/runtime/types.js';
+import { logsDir, sweepWorkspaces, type WorkspaceSweepReport } from '../src/workspace/index.js';
+import { parseHostFileSettings } from '../src/workspace/settings.js';
 import type { ActivityDeps } from './deps.js';
 import { runContainer } from './run-container.js';
 import type { RunContainerInput, RunContainerResult } from './types.js';
@@ -24,7 +28,7 @@ export interface SandboxActivityOptions {
   host?: string;
   /** The task queue that reaches this host's worker (container activities run there). */
   hostQueue: string;
-  /** Where bundles (removed after each run) and output logs (kept) live. */
+  /** Where attempt workspaces (`runs/`, removed after each attempt) and output logs (`logs/`) live. */
   workDir: string;
   /** Default root filesystem for steps that do not name one. */
   rootfs?: string;
@@ -34,6 +38,15 @@ export interface SandboxActivityOptions {
   tailBytes?: number;
   /** Largest `/out/result.json` read back. Default 64 KiB. */
   resultFileMaxBytes?: number;
+  /**
+   * Size of each attempt's `/out`, a tmpfs of its own: what a step writes there is held in
+   * memory, up to this. Default 1 MiB (at least the result file's limit).
+   */
+  outBytes?: number;
+  /** Bytes of each attempt's output its log keeps from the start and from the end. Default 1 MiB each. */
+  logCaps?: Partial<LogCaps>;
+  /** Attempt logs older than `maxAgeMs` (default 7 days) or past `maxTotalBytes` (default 1 GiB) are swept. */
+  logRetention?: Partial<LogRetention>;
   /** Fixed heartbeat cadence; by default a quarter of the heartbeat timeout, at most 1 s. */
   heartbeatIntervalMs?: number;
   /** Containers this process runs; shared with cleanup so a sweep never hits a live attempt. */
@@ -55,12 +68,19 @@ export async function createActivities(options: SandboxActivityOptions) {
     graceMs: options.graceMs ?? 2000,
     tailBytes: options.tailBytes ?? 8 * 1024,
     resultFileMaxBytes: options.resultFileMaxBytes ?? 64 * 1024,
+    ...parseHostFileSettings({
+      outBytes: options.outBytes ?? Math.max(1024 * 1024, options.resultFileMaxBytes ?? 0),
+      logCaps: options.logCaps,
+      logRetention: options.logRetention,
+    }),
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     live: options.live ?? new LiveContainers(),
     aborts: new StepAborts(),
     owner: await currentOwner(host),
   };
   const { runtime } = deps;
+  // At start: what a crashed worker left (mounted `/out`s, bundles, old logs) goes now.
+  await sweepHostFiles(deps);
 
   return {
     runContainer: (input: RunContainerInput): Promise<RunContainerResult> => runContainer(deps, input),
@@ -118,13 +138,41 @@ export async function createActivities(options: SandboxActivityOptions) {
       }
     },
 
-    cleanupHost(input: Omit<CleanupOptions, 'live'> = {}): Promise<CleanupReport> {
-      return cleanupHost(runtime, { ...input, live: deps.live });
+    /** The runtime root's sweep (cleanupHost), then attempt workspaces and logs left behind. */
+    async cleanupHost(input: Omit<CleanupOptions, 'live'> = {}): Promise<HostCleanupReport> {
+      const report = await cleanupHost(runtime, { ...input, live: deps.live });
+      return { ...report, ...(await sweepHostFiles(deps)) };
     },
   };
 }
 
 export type SandboxActivities = Awaited<ReturnType<typeof createActivities>>;
+
+/** cleanupHost's report, with what the sweep of the work dir removed. */
+export interface HostCleanupReport extends CleanupReport {
+  workspaces: WorkspaceSweepReport;
+  logs: LogSweepReport;
+}
+
+/** Attempt workspaces no live worker owns, and logs past their retention. Never throws. */
+async function sweepHostFiles(deps: ActivityDeps): Promise<Pick<HostCleanupReport, 'workspaces' | 'logs'>> {
+  const inUse = (id: string) => deps.live.has(id);
+  const workspaces = await sweepWorkspaces(deps.workDir, { inUse }).catch(
+    (error: Error): WorkspaceSweepReport => ({ dir: deps.workDir, removed: [], problems: [error.message] }),
+  );
+  const logs = await sweepLogs(logsDir(deps.workDir), deps.logRetention, {
+    inUse: (name) => inUse(name.replace(/\.log$/, '')),
+  }).catch(
+    (error: Error): LogSweepReport => ({
+      dir: logsDir(deps.workDir),
+      removed: [],
+      keptFiles: 0,
+      keptBytes: 0,
+      problems: [error.message],
+    }),
+  );
+  return { workspaces, logs };
+}
 
 function checkedId(id: string): string {
   try {

@@ -1,16 +1,17 @@
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createBundle } from '../src/bundle/create-bundle.js';
 import { pidsLimitProblem } from '../src/bundle/spec.js';
 import { ownerAnnotation } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
-import { TailBuffer } from '../src/output/tail.js';
+import { StreamCapture } from '../src/output/capture.js';
+import type { LogSummary } from '../src/output/log-writer.js';
 import { type ContainerIdParts, makeContainerId } from '../src/runtime/container-id.js';
 import { RuntimeError } from '../src/runtime/errors.js';
 import type { RunResult } from '../src/runtime/runsc.js';
 import { runtimePlatform } from '../src/runtime/version.js';
 import { ValidationError } from '../src/validation.js';
+import { AttemptWorkspace, WorkspaceError } from '../src/workspace/index.js';
 import type { ActivityDeps } from './deps.js';
 import { judgeExit } from './exit-policy.js';
 import { parseRunContainerInput } from './input.js';
@@ -50,112 +51,52 @@ export async function runContainer(
   );
   await removeEarlierAttempts(deps, idParts, info.attempt, previousAttempt?.containerId);
 
-  const runDir = join(deps.workDir, 'runs', containerId);
-  const bundleDir = join(runDir, 'bundle');
-  const outDir = join(runDir, 'out');
-  const logPath = join(deps.workDir, 'logs', `${containerId}.log`);
-  await mkdir(outDir, { recursive: true });
-  try {
-    await createBundle(bundleDir, {
-      rootfs: input.rootfs ?? deps.rootfs,
-      args: input.args,
-      env: input.env,
-      cwd: input.cwd,
-      user: input.user,
-      mounts: [...(input.mounts ?? []), { source: outDir, destination: '/out', readOnly: false }],
-      limits: input.limits,
-      tmpfsBytes: input.tmpfsBytes,
-      annotations: { [ownerAnnotation]: JSON.stringify(deps.owner), 'dev.temporal-runsc.step': input.step },
-      cgroupsPath: `/temporal-runsc/${containerId}`,
-    });
-  } catch (error) {
-    await rm(runDir, { recursive: true, force: true });
-    throw invalidStep(error);
-  }
-
-  const heartbeat: RunHeartbeat = {
-    step: input.step,
-    containerId,
-    host: deps.host,
-    hostQueue: deps.hostQueue,
-    startedAt: new Date().toISOString(),
-    stdoutBytes: 0,
-    stderrBytes: 0,
-  };
-  const stdout = new TailBuffer(deps.tailBytes);
-  const stderr = new TailBuffer(deps.tailBytes);
-  const beat = () => {
-    heartbeat.stdoutBytes = stdout.total;
-    heartbeat.stderrBytes = stderr.total;
-    context.heartbeat({ ...heartbeat });
-  };
-  // The first heartbeat waits for the first tick: a step that ends sooner costs no heartbeat RPC
-  // (each is a server write; at concurrency 8 they cost ~17 ms of CPU per step). Nothing is lost:
-  // a retry finds earlier attempts' containers by their ids, which derive from the attempt
-  // number (removeEarlierAttempts), and a host that dies sweeps its orphans when it returns.
-  // No runtime call here either (a `state` per step cost a runsc process each): the pid of
-  // `run` is enough to find the container's processes.
-  const timer = setInterval(beat, heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs));
-
-  // A cancelled pipeline reaches this step through abortStep, at once; the cancellation itself
-  // would arrive only with the response to a heartbeat, which the SDK throttles.
-  const abortRequest = deps.aborts.register(
-    StepAborts.key({
-      ...(info.workflowExecution ?? { workflowId: idParts.workflowId, runId: '' }),
-      step: input.step,
-    }),
-  );
+  // Secret values, resolved on this host (by the operator's policy): masked in tails and the
+  // log. None until a step can name secrets.
+  const secretValues: string[] = [];
+  // Live before its workspace exists: a sweep (janitor, start-up) never takes it for a leftover.
   deps.live.add(containerId);
-  let run: RunResult;
+  let attempt: { run: RunResult; result: RunContainerResult };
+  let abortRequest: { signal: AbortSignal; unregister(): void } | undefined;
   try {
-    run = await deps.runtime.run(containerId, bundleDir, {
-      stdout,
-      stderr,
-      outputLog: logPath,
-      signal: AbortSignal.any([context.cancellationSignal, abortRequest.signal]),
-      graceMs: input.graceMs ?? deps.graceMs,
-      // Clients read the running container from this heartbeat (pipelineStatus): no signal to
-      // the workflow, which cost it a workflow task per step.
-      onStart: (pid) => {
-        heartbeat.pid = pid;
-      },
+    const workspace = await AttemptWorkspace.create(
+      { workDir: deps.workDir, outBytes: deps.outBytes, logCaps: deps.logCaps },
+      containerId,
+      deps.owner,
+      input.user ?? { uid: 0, gid: 0 },
+    ).catch((error: unknown) => {
+      throw workspaceFailure(input.step, containerId, deps.host, error);
     });
-  } catch (error) {
-    if (error instanceof RuntimeError) {
-      throw ApplicationFailure.create({
-        type: 'RuntimeError',
-        message: `${input.step}: ${error.name}: ${error.message}`,
-        details: [{ containerId, host: deps.host, stderr: error.stderr.slice(-2000) }],
+    try {
+      // A cancelled pipeline reaches this step through abortStep, at once; the cancellation
+      // itself would arrive only with the response to a heartbeat, which the SDK throttles.
+      abortRequest = deps.aborts.register(
+        StepAborts.key({
+          ...(info.workflowExecution ?? { workflowId: idParts.workflowId, runId: '' }),
+          step: input.step,
+        }),
+      );
+      attempt = await runInWorkspace(
+        deps,
+        context,
+        input,
+        workspace,
+        abortRequest.signal,
+        previousAttempt,
+        secretValues,
+      );
+    } finally {
+      abortRequest?.unregister();
+      await workspace.dispose().catch((error: Error) => {
+        context.log.error('attempt workspace left for the sweep', { containerId, error: error.message });
       });
     }
-    throw error;
   } finally {
-    clearInterval(timer);
-    abortRequest.unregister();
     deps.live.delete(containerId);
-    await rm(bundleDir, { recursive: true, force: true });
   }
+  const { run, result } = attempt;
 
-  const result: RunContainerResult = {
-    step: input.step,
-    containerId,
-    exitCode: run.exitCode,
-    signal: run.signal ?? null,
-    durationMs: run.durationMs,
-    stdoutTail: stdout.text(),
-    stderrTail: stderr.text(),
-    stdoutBytes: run.stdoutBytes,
-    stderrBytes: run.stderrBytes,
-    logPath,
-    host: deps.host,
-    hostQueue: deps.hostQueue,
-    attempt: info.attempt,
-    ...(previousAttempt ? { previousAttempt } : {}),
-  };
-  Object.assign(result, await readResultFile(outDir, deps.resultFileMaxBytes));
-  await rm(runDir, { recursive: true, force: true });
-
-  if (context.cancellationSignal.aborted || abortRequest.signal.aborted) {
+  if (context.cancellationSignal.aborted || abortRequest?.signal.aborted) {
     if (run.abort && !run.abort.gone) {
       context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
     }
@@ -186,6 +127,131 @@ export async function runContainer(
     });
   }
   return result;
+}
+
+/**
+ * One attempt inside its workspace: the bundle, the run with its heartbeats, the output (masked,
+ * tails, capped log) and the result file. The caller removes the workspace.
+ */
+async function runInWorkspace(
+  deps: ActivityDeps,
+  context: Context,
+  input: RunContainerInput,
+  workspace: AttemptWorkspace,
+  abortSignal: AbortSignal,
+  previousAttempt: PreviousAttempt | undefined,
+  maskValues: readonly string[],
+): Promise<{ run: RunResult; result: RunContainerResult }> {
+  const { info } = context;
+  const { containerId } = workspace;
+  try {
+    await createBundle(workspace.bundleDir, {
+      rootfs: input.rootfs ?? deps.rootfs,
+      args: input.args,
+      env: input.env,
+      cwd: input.cwd,
+      user: input.user,
+      mounts: [...(input.mounts ?? []), { source: workspace.outDir, destination: '/out', readOnly: false }],
+      limits: input.limits,
+      tmpfsBytes: input.tmpfsBytes,
+      annotations: { [ownerAnnotation]: JSON.stringify(deps.owner), 'dev.temporal-runsc.step': input.step },
+      cgroupsPath: `/temporal-runsc/${containerId}`,
+    });
+  } catch (error) {
+    throw invalidStep(error);
+  }
+  const log = await workspace.openLog().catch((error: unknown) => {
+    throw workspaceFailure(input.step, containerId, deps.host, error);
+  });
+  const stdout = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log });
+  const stderr = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log });
+
+  const heartbeat: RunHeartbeat = {
+    step: input.step,
+    containerId,
+    host: deps.host,
+    hostQueue: deps.hostQueue,
+    startedAt: new Date().toISOString(),
+    stdoutBytes: 0,
+    stderrBytes: 0,
+  };
+  const beat = () => {
+    heartbeat.stdoutBytes = stdout.bytes;
+    heartbeat.stderrBytes = stderr.bytes;
+    context.heartbeat({ ...heartbeat });
+  };
+  // The first heartbeat waits for the first tick: a step that ends sooner costs no heartbeat RPC
+  // (each is a server write; at concurrency 8 they cost ~17 ms of CPU per step). Nothing is lost:
+  // a retry finds earlier attempts' containers by their ids, which derive from the attempt
+  // number (removeEarlierAttempts), and a host that dies sweeps its orphans when it returns.
+  // No runtime call here either (a `state` per step cost a runsc process each): the pid of
+  // `run` is enough to find the container's processes.
+  const timer = setInterval(beat, heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs));
+
+  let run: RunResult;
+  let logSummary: LogSummary = { receivedBytes: 0, droppedBytes: 0 };
+  try {
+    run = await deps.runtime.run(containerId, workspace.bundleDir, {
+      stdout,
+      stderr,
+      runtimeLog: workspace.runtimeLogPath,
+      signal: AbortSignal.any([context.cancellationSignal, abortSignal]),
+      graceMs: input.graceMs ?? deps.graceMs,
+      // Clients read the running container from this heartbeat (pipelineStatus): no signal to
+      // the workflow, which cost it a workflow task per step.
+      onStart: (pid) => {
+        heartbeat.pid = pid;
+      },
+    });
+  } catch (error) {
+    if (error instanceof RuntimeError) {
+      throw ApplicationFailure.create({
+        type: 'RuntimeError',
+        message: `${input.step}: ${error.name}: ${error.message}`,
+        details: [{ containerId, host: deps.host, stderr: error.stderr.slice(-2000) }],
+      });
+    }
+    throw error;
+  } finally {
+    clearInterval(timer);
+    // config.json holds the step's environment: gone as soon as the sandbox is.
+    await rm(workspace.bundleDir, { recursive: true, force: true });
+    await Promise.all([stdout.flush(), stderr.flush()]);
+    logSummary = await log.close();
+  }
+
+  const result: RunContainerResult = {
+    step: input.step,
+    containerId,
+    exitCode: run.exitCode,
+    signal: run.signal ?? null,
+    durationMs: run.durationMs,
+    stdoutTail: stdout.text(),
+    stderrTail: stderr.text(),
+    stdoutBytes: run.stdoutBytes,
+    stderrBytes: run.stderrBytes,
+    logPath: workspace.logPath,
+    ...(logSummary.error ? { logError: logSummary.error } : {}),
+    host: deps.host,
+    hostQueue: deps.hostQueue,
+    attempt: info.attempt,
+    ...(previousAttempt ? { previousAttempt } : {}),
+  };
+  Object.assign(
+    result,
+    await workspace.readResult('result.json', deps.resultFileMaxBytes, resultFileInContainer),
+  );
+  return { run, result };
+}
+
+/** The workspace could not be made (a planted path, a failed mount): retryable, nothing ran. */
+function workspaceFailure(step: string, containerId: string, host: string, error: unknown): Error {
+  if (error instanceof ApplicationFailure) return error;
+  return ApplicationFailure.create({
+    type: 'RuntimeError',
+    message: `${step}: ${error instanceof WorkspaceError ? '' : 'cannot prepare the attempt: '}${(error as Error).message}`,
+    details: [{ containerId, host }],
+  });
 }
 
 function validInput(input: RunContainerInput): RunContainerInput {
@@ -268,26 +334,4 @@ export function heartbeatIntervalMs(heartbeatTimeoutMs: number | undefined, conf
   if (configured !== undefined) return configured;
   if (!heartbeatTimeoutMs) return 1000;
   return Math.min(1000, Math.max(50, Math.floor(heartbeatTimeoutMs / 4)));
-}
-
-async function readResultFile(
-  outDir: string,
-  maxBytes: number,
-): Promise<Pick<RunContainerResult, 'result' | 'resultError'>> {
-  const path = join(outDir, 'result.json');
-  const size = await stat(path).then(
-    (s) => s.size,
-    () => undefined,
-  );
-  if (size === undefined) return {};
-  if (size > maxBytes) {
-    return {
-      resultError: `${resultFileInContainer} is ${size} bytes; the limit is ${maxBytes}: write less, or keep big outputs in a mounted folder`,
-    };
-  }
-  try {
-    return { result: JSON.parse(await readFile(path, 'utf8')) };
-  } catch (error) {
-    return { resultError: `${resultFileInContainer} is not valid JSON: ${(error as Error).message}` };
-  }
 }

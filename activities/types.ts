@@ -67,13 +67,16 @@ export interface RunContainerResult {
   stderrTail: string;
   stdoutBytes: number;
   stderrBytes: number;
+  /** The attempt's output log on the worker host (capped: head and tail, see logCaps). */
   logPath: string;
+  /** Why the log stopped early (a full disk, say); the tails are whole regardless. */
+  logError?: string;
   host: string;
   hostQueue: string;
   attempt: number;
   /** The parsed `/out/result.json` the step wrote, if any. */
   result?: unknown;
-  /** Why the result file could not be read (too large, not JSON). */
+  /** Why the result file was refused (too large, not a regular file, not JSON); never its content. */
   resultError?: string;
   previousAttempt?: PreviousAttempt;
 }

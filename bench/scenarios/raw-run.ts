@@ -28,7 +28,7 @@ export async function measureRawRuns(harness: BenchHarness, plan: BenchPlan): Pr
     try {
       const startedAt = performance.now();
       const result = await harness.runtime.run(prepared.id, prepared.bundle, {
-        outputLog: join(prepared.runDir, 'output.log'),
+        runtimeLog: join(prepared.runDir, 'runtime.json'),
       });
       const elapsed = performance.now() - startedAt;
       if (result.exitCode !== 0) throw new Error(`Runsc.run of /bin/true exited ${result.exitCode}`);

@@ -1,4 +1,6 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FieldProblem, parseOrThrow, ValidationError } from '../validation.js';
 import { toOciConfig } from './oci.js';
@@ -12,7 +14,8 @@ export function parseBundleSpec(input: unknown): BundleSpec {
 /**
  * Writes `<dir>/config.json` for one run and returns the bundle directory. The rootfs is not
  * copied: every run points at the same folder, read-only. Host paths are checked here, before
- * the runtime would fail with a less helpful message.
+ * the runtime would fail with a less helpful message. The file is written new (never through a
+ * link) and readable by root only: it holds the step's environment, secret values included.
  */
 export async function createBundle(dir: string, input: BundleSpecInput): Promise<string> {
   if (!dir.startsWith('/')) {
@@ -36,10 +39,24 @@ export async function createBundle(dir: string, input: BundleSpecInput): Promise
   }
   if (problems.length > 0) throw new ValidationError('bundle spec', problems);
 
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(toOciConfig(spec), null, 2)}\n`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!(await lstat(dir)).isDirectory()) {
+    throw new Error(`bundle folder ${dir} is a link, not a folder: refusing to write through it`);
+  }
+  // A new file renamed into place: rename replaces whatever has the name (a link included)
+  // without following it, and a bundle folder can be written again for another run.
+  const temporary = join(dir, `.config.json.${randomBytes(6).toString('hex')}`);
+  const file = await open(temporary, configFlags, 0o600);
+  try {
+    await file.writeFile(`${JSON.stringify(toOciConfig(spec), null, 2)}\n`);
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, join(dir, 'config.json'));
   return dir;
 }
+
+const configFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 async function isDirectory(path: string): Promise<boolean> {
   return stat(path).then(

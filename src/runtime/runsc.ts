@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { type AbortReport, abortContainer, exists } from './abort.js';
@@ -43,10 +42,11 @@ export interface RunOptions {
   /** Receives the container's stderr as it comes. */
   stderr?: Writable;
   /**
-   * A file that records both streams in arrival order (kept after the container is gone).
-   * runsc's own JSON error log goes beside it, as `<outputLog>.runtime.json`.
+   * Where runsc writes its own JSON error log (`--log`), read back to tell a runtime failure
+   * from the step's exit; left for the caller. Default: a temporary file, removed after. Output
+   * logs are not this client's business (src/output): pipe the streams where they belong.
    */
-  outputLog?: string;
+  runtimeLog?: string;
   /** Called with the `run` process's PID as soon as it is spawned. */
   onStart?: (pid: number) => void;
   /** Aborting runs the abort sequence; `run` then resolves with how the container ended. */
@@ -197,15 +197,14 @@ export class Runsc {
       );
     }
     // runsc's own errors, read back to tell "runsc failed" from "the step exited 128".
-    const runtimeLog = options.outputLog
-      ? `${options.outputLog}.runtime.json`
-      : join(tmpdir(), `temporal-runsc-${id}-${randomBytes(4).toString('hex')}.runtime.json`);
+    const runtimeLog =
+      options.runtimeLog ??
+      join(tmpdir(), `temporal-runsc-${id}-${randomBytes(4).toString('hex')}.runtime.json`);
     // A sandbox that panics (a fork bomb can make it) says so only in its panic log, and runsc
     // then exits with a small code that would pass for the step's own.
     const panicLog = `${runtimeLog}.panic`;
     const panicArgs = this.flavor === 'runsc' ? [`--panic-log=${panicLog}`] : [];
     const args = [...globalArgs(this.options, runtimeLog), ...panicArgs, ...subcommand];
-    if (options.outputLog) await mkdir(dirname(options.outputLog), { recursive: true });
     await rm(runtimeLog, { force: true });
 
     const child = execa(this.command, args, {
@@ -218,7 +217,6 @@ export class Runsc {
     if (child.pid !== undefined) options.onStart?.(child.pid);
 
     const counts = { stdout: 0, stderr: 0 };
-    const log = options.outputLog ? createWriteStream(options.outputLog, { flags: 'a' }) : undefined;
     const drains: Promise<unknown>[] = [];
     for (const name of ['stdout', 'stderr'] as const) {
       const stream = child[name];
@@ -226,7 +224,6 @@ export class Runsc {
       stream.on('data', (chunk: Buffer) => {
         counts[name] += chunk.length;
       });
-      if (log) stream.pipe(log, { end: false });
       const target = options[name];
       if (target) stream.pipe(target, { end: false });
       drains.push(new Promise((resolve) => stream.once('close', resolve)));
@@ -263,7 +260,7 @@ export class Runsc {
       }
       const logText = await readFile(runtimeLog, 'utf8').catch(() => '');
       const panicText = await readFile(panicLog, 'utf8').catch(() => '');
-      if (!options.outputLog) await rm(runtimeLog, { force: true });
+      if (!options.runtimeLog) await rm(runtimeLog, { force: true });
       await rm(panicLog, { force: true });
       const panic = sandboxPanic(panicText);
       const status = toExitStatus(result, [...runtimeErrorsFromLog(logText), ...(panic ? [panic] : [])]);
@@ -288,7 +285,6 @@ export class Runsc {
       };
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
-      if (log) await new Promise((resolve) => log.end(resolve));
     }
   }
 

@@ -1,3 +1,6 @@
+import { lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBundle, minimumPidsLimit, parseBundleSpec, toOciConfig } from '../../src/bundle/index.js';
 import { ValidationError } from '../../src/validation.js';
@@ -114,5 +117,29 @@ describe('createBundle', () => {
     await expect(
       createBundle('/tmp/never', { rootfs: '/nonexistent/rootfs', args: ['/bin/true'] }),
     ).rejects.toThrow(/rootfs: \/nonexistent\/rootfs is not a folder/);
+  });
+});
+
+describe('config.json on disk', () => {
+  it('is 0600, written again in place, and a link at its name is replaced, not followed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trs-bundle-'));
+    try {
+      const victim = join(dir, 'victim');
+      await writeFile(victim, 'untouched');
+      const bundle = join(dir, 'bundle');
+      await createBundle(bundle, { rootfs: dir, args: ['/bin/true'], env: { TOKEN: 'x' } });
+      expect((await stat(join(bundle, 'config.json'))).mode & 0o777).toBe(0o600);
+      await rm(join(bundle, 'config.json'));
+      await symlink(victim, join(bundle, 'config.json'));
+      await createBundle(bundle, { rootfs: dir, args: ['/bin/echo', 'again'] });
+      expect(await readFile(victim, 'utf8')).toBe('untouched');
+      expect((await lstat(join(bundle, 'config.json'))).isFile()).toBe(true);
+      expect(JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')).process.args).toEqual([
+        '/bin/echo',
+        'again',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
