@@ -4,11 +4,15 @@ import { type CleanupOptions, type CleanupReport, cleanupHost } from '../src/hos
 import { LiveContainers } from '../src/host/live-containers.js';
 import { currentOwner } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
+import { PolicyGate } from '../src/policy/admit.js';
+import { checkOwnContainer, parseCleanupRequest } from '../src/policy/host-requests.js';
+import { parsePolicy } from '../src/policy/load.js';
+import type { SandboxPolicy, SandboxPolicyInput } from '../src/policy/schema.js';
 import { defaultRootfsDir } from '../src/rootfs.js';
-import { validateContainerId } from '../src/runtime/container-id.js';
 import { ContainerNotFound, InvalidRuntimeInput } from '../src/runtime/errors.js';
 import { Runsc, type RuntimeOptions } from '../src/runtime/index.js';
 import type { ContainerState } from '../src/runtime/types.js';
+import { ValidationError } from '../src/validation.js';
 import type { ActivityDeps } from './deps.js';
 import { runContainer } from './run-container.js';
 import type { RunContainerInput, RunContainerResult } from './types.js';
@@ -38,6 +42,11 @@ export interface SandboxActivityOptions {
   heartbeatIntervalMs?: number;
   /** Containers this process runs; shared with cleanup so a sweep never hits a live attempt. */
   live?: LiveContainers;
+  /**
+   * The operator's sandbox policy (src/policy): what steps may mount, run as, use and reach.
+   * Default: no mounts, the worker's own rootfs, default limits, no network, no secrets.
+   */
+  policy?: SandboxPolicy | SandboxPolicyInput;
 }
 
 /**
@@ -46,12 +55,14 @@ export interface SandboxActivityOptions {
  */
 export async function createActivities(options: SandboxActivityOptions) {
   const host = options.host ?? hostname();
+  const runtime = options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {});
+  const rootfs = options.rootfs ?? defaultRootfsDir();
   const deps: ActivityDeps = {
-    runtime: options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {}),
+    runtime,
     host,
     hostQueue: options.hostQueue,
     workDir: options.workDir,
-    rootfs: options.rootfs ?? defaultRootfsDir(),
+    rootfs,
     graceMs: options.graceMs ?? 2000,
     tailBytes: options.tailBytes ?? 8 * 1024,
     resultFileMaxBytes: options.resultFileMaxBytes ?? 64 * 1024,
@@ -59,8 +70,13 @@ export async function createActivities(options: SandboxActivityOptions) {
     live: options.live ?? new LiveContainers(),
     aborts: new StepAborts(),
     owner: await currentOwner(host),
+    policy: await PolicyGate.create({
+      policy: parsePolicy(options.policy),
+      runtime,
+      rootfs,
+      workDir: options.workDir,
+    }),
   };
-  const { runtime } = deps;
 
   return {
     runContainer: (input: RunContainerInput): Promise<RunContainerResult> => runContainer(deps, input),
@@ -83,7 +99,7 @@ export async function createActivities(options: SandboxActivityOptions) {
 
     /** Sends a signal through the runtime. A container that is already gone is not an error. */
     async killContainer(input: { containerId: string; signal?: string }): Promise<{ delivered: boolean }> {
-      const id = checkedId(input.containerId);
+      const id = await ownContainerId(runtime, input.containerId, host);
       try {
         await runtime.kill(id, input.signal ?? 'KILL', { all: true });
         return { delivered: true };
@@ -98,7 +114,7 @@ export async function createActivities(options: SandboxActivityOptions) {
       containerId: string;
       graceMs?: number;
     }): Promise<{ gone: boolean; steps: string[] }> {
-      const id = checkedId(input.containerId);
+      const id = await ownContainerId(runtime, input.containerId, host);
       if (deps.live.has(id)) {
         throw ApplicationFailure.nonRetryable(
           `${id} belongs to a running attempt on this worker: cancel that instead`,
@@ -109,7 +125,7 @@ export async function createActivities(options: SandboxActivityOptions) {
     },
 
     async containerState(input: { containerId: string }): Promise<ContainerState | null> {
-      const id = checkedId(input.containerId);
+      const id = await ownContainerId(runtime, input.containerId, host);
       try {
         return await runtime.state(id);
       } catch (error) {
@@ -118,20 +134,35 @@ export async function createActivities(options: SandboxActivityOptions) {
       }
     },
 
+    /** The janitor's sweep: a workflow may set its pace, never what it sweeps (root, prefix, wipe). */
     cleanupHost(input: Omit<CleanupOptions, 'live'> = {}): Promise<CleanupReport> {
-      return cleanupHost(runtime, { ...input, live: deps.live });
+      const request = refuseInvalid(() => parseCleanupRequest(input));
+      return cleanupHost(runtime, { ...request, live: deps.live });
     },
   };
 }
 
 export type SandboxActivities = Awaited<ReturnType<typeof createActivities>>;
 
-function checkedId(id: string): string {
+/** A container id from a workflow, accepted only for a container this library made on this host. */
+async function ownContainerId(runtime: Runsc, id: string, host: string): Promise<string> {
   try {
-    return validateContainerId(id);
+    return await checkOwnContainer(runtime, id, host);
   } catch (error) {
-    if (error instanceof InvalidRuntimeInput)
-      throw ApplicationFailure.nonRetryable(error.message, 'InvalidStep');
-    throw error;
+    throw asInvalidStep(error);
   }
+}
+
+function refuseInvalid<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw asInvalidStep(error);
+  }
+}
+
+function asInvalidStep(error: unknown): unknown {
+  if (error instanceof InvalidRuntimeInput || error instanceof ValidationError)
+    return ApplicationFailure.nonRetryable(error.message, 'InvalidStep');
+  return error;
 }

@@ -8,6 +8,7 @@ import { TailBuffer } from '../src/output/tail.js';
 import { makeContainerId } from '../src/runtime/container-id.js';
 import { RuntimeError } from '../src/runtime/errors.js';
 import type { RunResult } from '../src/runtime/runsc.js';
+import { maskRunResult } from '../src/secrets/mask.js';
 import { ValidationError } from '../src/validation.js';
 import type { ActivityDeps } from './deps.js';
 import { judgeExit } from './exit-policy.js';
@@ -31,6 +32,10 @@ export async function runContainer(
   const context = Context.current();
   const { info } = context;
   const input = validInput(rawInput);
+  // The operator's policy decides what of the input reaches the bundle; a refusal starts nothing.
+  const admitted = await deps.policy.admit(input, info).catch((error: unknown) => {
+    throw invalidStep(error);
+  });
   const idParts = {
     workflowId: info.workflowExecution?.workflowId ?? 'standalone',
     activityId: info.activityId,
@@ -49,14 +54,10 @@ export async function runContainer(
   await mkdir(outDir, { recursive: true });
   try {
     await createBundle(bundleDir, {
-      rootfs: input.rootfs ?? deps.rootfs,
+      ...admitted.bundle,
       args: input.args,
-      env: input.env,
       cwd: input.cwd,
-      user: input.user,
-      mounts: [...(input.mounts ?? []), { source: outDir, destination: '/out', readOnly: false }],
-      limits: input.limits,
-      tmpfsBytes: input.tmpfsBytes,
+      mounts: [...admitted.bundle.mounts, { source: outDir, destination: '/out', readOnly: false }],
       annotations: { [ownerAnnotation]: JSON.stringify(deps.owner), 'dev.temporal-runsc.step': input.step },
       cgroupsPath: `/temporal-runsc/${containerId}`,
     });
@@ -98,13 +99,16 @@ export async function runContainer(
     }),
   );
   deps.live.add(containerId);
+  // The operator's maximum run time, whatever timeout the workflow gave the activity.
+  const overtime = AbortSignal.timeout(admitted.timeoutMs);
   let run: RunResult;
   try {
-    run = await deps.runtime.run(containerId, bundleDir, {
+    run = await admitted.runtime.run(containerId, bundleDir, {
       stdout,
       stderr,
       outputLog: logPath,
-      signal: AbortSignal.any([context.cancellationSignal, abortRequest.signal]),
+      // maskValues: admitted.maskValues -- hand these to the workspace's output masking (workspace branch).
+      signal: AbortSignal.any([context.cancellationSignal, abortRequest.signal, overtime]),
       graceMs: input.graceMs ?? deps.graceMs,
       // Clients read the running container from this heartbeat (pipelineStatus): no signal to
       // the workflow, which cost it a workflow task per step.
@@ -145,6 +149,7 @@ export async function runContainer(
     ...(previousAttempt ? { previousAttempt } : {}),
   };
   Object.assign(result, await readResultFile(outDir, deps.resultFileMaxBytes));
+  maskRunResult(result, admitted.maskValues);
   await rm(runDir, { recursive: true, force: true });
 
   if (context.cancellationSignal.aborted || abortRequest.signal.aborted) {
@@ -157,6 +162,14 @@ export async function runContainer(
     throw ApplicationFailure.create({
       type: 'StepAborted',
       message: `${input.step}: aborted at its workflow's request`,
+      details: [result],
+      nonRetryable: true,
+    });
+  }
+  if (overtime.aborted) {
+    throw ApplicationFailure.create({
+      type: 'StepTimedOut',
+      message: `${input.step}: stopped after ${admitted.timeoutMs} ms, the operator's maximum run time (policy.limits.max.timeout)`,
       details: [result],
       nonRetryable: true,
     });

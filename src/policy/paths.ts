@@ -1,0 +1,27 @@
+/** Path rules of the policy, on real paths (links resolved), so a symlink cannot step outside. */
+import { realpath } from 'node:fs/promises';
+import { posix } from 'node:path';
+
+/** True when `path` is `base` or inside it. */
+export function isWithin(path: string, base: string): boolean {
+  if (base === '/') return true;
+  return path === base || path.startsWith(`${base}/`);
+}
+
+/** True when one of the two holds the other: mounting either exposes the other. */
+export function overlaps(a: string, b: string): boolean {
+  return isWithin(a, b) || isWithin(b, a);
+}
+
+/** The real path, or undefined when it does not exist. */
+export async function realPathOf(path: string): Promise<string | undefined> {
+  return realpath(path).catch(() => undefined);
+}
+
+/** The real paths of the given ones; one that does not exist (yet) is kept as written, normalised. */
+export async function realPaths(paths: readonly string[]): Promise<string[]> {
+  return Promise.all(paths.map(async (path) => (await realPathOf(path)) ?? posix.normalize(path)));
+}
+
+/** Host paths no step may bind unless the operator names that exact path. */
+export const alwaysProtected = ['/', '/proc', '/sys', '/dev', '/run'] as const;
