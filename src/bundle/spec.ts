@@ -49,11 +49,9 @@ export const networkSchema = z.enum(['none', 'sandbox', 'host'], {
 
 /** Secret names: also the default environment variable, so they follow environment names. */
 export const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const secretName = z
-  .string({ error: 'must be a secret name' })
-  .regex(secretNamePattern, {
-    error: 'must be a secret name: letters, digits and _, not starting with a digit',
-  });
+const secretName = z.string({ error: 'must be a secret name' }).regex(secretNamePattern, {
+  error: 'must be a secret name: letters, digits and _, not starting with a digit',
+});
 
 /** `[NAME]` (the variable is the name) or `{ VAR: NAME }`: names only, never values. */
 export const secretsSchema = z.union(
