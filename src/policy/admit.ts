@@ -11,7 +11,7 @@ import type { Mount } from '../bundle/spec.js';
 import { Runsc } from '../runtime/runsc.js';
 import { SecretError, SecretStore } from '../secrets/store.js';
 import { type FieldProblem, ValidationError } from '../validation.js';
-import { alwaysProtected, isWithin, overlaps, realPathOf, realPaths } from './paths.js';
+import { alwaysProtected, exposes, isWithin, realPathOf, realPaths } from './paths.js';
 import type { NetworkMode, SandboxPolicy } from './schema.js';
 
 /** What a step may run with, once admitted. */
@@ -243,7 +243,7 @@ export class PolicyGate {
         );
         continue;
       }
-      const guarded = this.real.protectedPaths.find((p) => overlaps(real, p));
+      const guarded = this.real.protectedPaths.find((p) => exposes(real, p));
       if (guarded !== undefined && match !== real) {
         refuse(
           `${field}.source`,

@@ -8,9 +8,13 @@ export function isWithin(path: string, base: string): boolean {
   return path === base || path.startsWith(`${base}/`);
 }
 
-/** True when one of the two holds the other: mounting either exposes the other. */
-export function overlaps(a: string, b: string): boolean {
-  return isWithin(a, b) || isWithin(b, a);
+/**
+ * True when mounting `source` exposes `guarded`, or part of it: one holds the other. (`/` holds
+ * everything, so it is exposed only by mounting `/` itself.)
+ */
+export function exposes(source: string, guarded: string): boolean {
+  if (guarded === '/') return source === '/';
+  return isWithin(source, guarded) || isWithin(guarded, source);
 }
 
 /** The real path, or undefined when it does not exist. */
