@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { execa } from 'execa';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import type {
   RunContainerInput,
   RunContainerResult,
@@ -20,7 +20,7 @@ import type {
 import type { SandboxPolicyInput } from '../../src/policy/schema.js';
 import { makeContainerId, Runsc } from '../../src/runtime/index.js';
 import { testActivities } from '../support/activities.js';
-import { testBundle, testRuntime, uniqueId } from '../support/runtime.js';
+import { testBundle, testRuntime, uniqueId, waitForStatus } from '../support/runtime.js';
 
 const runtime = testRuntime();
 /** The current gVisor build, beside Debian's 2022 one (DESIGN.md): both must enforce limits. */
@@ -38,6 +38,13 @@ const builds = [
 ];
 
 const activitiesWorkDir = join(inject('workDir'), 'activities');
+
+// The current build leaves a network namespace mounted in its root (RUNSC-CURRENT.md §1),
+// which would keep the suite from removing the root: unmount the one these tests made.
+afterAll(async () => {
+  const netns = join(inject('runscRoot'), 'null-netns');
+  if (existsSync(netns)) await execa('umount', ['-l', netns], { reject: false });
+});
 
 function environment(extra: Record<string, unknown> = {}) {
   const workflowId = uniqueId('sec');
@@ -144,7 +151,10 @@ describe('a worker with no policy', () => {
     expect(error.message).toMatch(/network: sandbox is not allowed on this worker \(policy\.network: none\)/);
     await expectNothingStarted(containerId);
 
-    const allowed = await testActivities({ policy: { network: ['none', 'sandbox'] } });
+    // The 2022 build refuses `sandbox` in the host's network namespace (NOTES-policy.md); the
+    // current one gives the step gVisor's netstack in a namespace of its own.
+    const current = builds.at(-1)?.runtime ?? runtime;
+    const allowed = await testActivities({ runtime: current, policy: { network: ['none', 'sandbox'] } });
     const { run, heartbeats } = environment();
     const running = run(allowed, {
       step: 'net',
@@ -188,9 +198,13 @@ describe('host-queue activities', () => {
     const activities = await testActivities();
     const foreign = `foreign-${randomBytes(4).toString('hex')}`;
     const unowned = uniqueId('unowned'); // our prefix, but no owner annotation of this host
-    await runtime.create(foreign, await testBundle(foreign, ['/bin/sleep', '60']));
-    await runtime.create(unowned, await testBundle(unowned, ['/bin/sleep', '60']));
+    // Both run (attached, in the background) until the end of the test.
+    const stop = new AbortController();
+    const runs = [foreign, unowned].map(async (id) =>
+      runtime.run(id, await testBundle(id, ['/bin/sleep', '60']), { signal: stop.signal, graceMs: 100 }),
+    );
     try {
+      for (const id of [foreign, unowned]) await waitForStatus(runtime, id, 'running');
       const env = new MockActivityEnvironment();
       for (const call of [
         () => env.run(activities.killContainer, { containerId: foreign }),
@@ -204,14 +218,15 @@ describe('host-queue activities', () => {
       }
       const error = (await env
         .run(activities.deleteContainer, { containerId: foreign })
-        .catch((e) => e)) as Error;
+        .catch((e: unknown) => e)) as Error;
       expect(error.message).toMatch(/not made by temporal-runsc \(no trs- prefix\)/);
-      expect((await runtime.state(foreign)).status).toBe('created');
-      expect((await runtime.state(unowned)).status).toBe('created');
+      expect((await runtime.state(foreign)).status).toBe('running');
+      expect((await runtime.state(unowned)).status).toBe('running');
     } finally {
-      await runtime.delete(foreign, { force: true });
-      await runtime.delete(unowned, { force: true });
+      stop.abort();
+      await Promise.all(runs);
     }
+    expect(await runtime.exists(foreign)).toBe(false);
   });
 
   it('cleanupHost takes no wipe, root or prefix from a workflow', async () => {
