@@ -66,7 +66,7 @@ describe('a step’s secrets', () => {
     expect(mode?.toString(8)).toBe('600');
     expect(await configFilesUnder(workerWorkDir)).toEqual([]);
 
-    const history = JSON.stringify((await handle.fetchHistory()).events);
+    const history = await historyText(handle);
     expect(history).toContain('DEPLOY_TOKEN'); // the name travels, the value never does
     expect(history).not.toContain(secretValue);
     expect(JSON.stringify(result)).not.toContain(secretValue);
@@ -79,7 +79,7 @@ describe('a step’s secrets', () => {
       { taskQueue: cluster.taskQueue },
     );
     const error = (await pipelineResult(handle).catch((e: unknown) => e)) as Error;
-    const history = JSON.stringify((await handle.fetchHistory()).events);
+    const history = await historyText(handle);
     expect(history).toMatch(/secrets\.NOT_ALLOWED: secret NOT_ALLOWED is not allowed on this worker/);
     expect(history).toContain('InvalidStep');
     expect(history).not.toContain('"other"');
@@ -88,6 +88,20 @@ describe('a step’s secrets', () => {
 });
 
 /** The run folders of a worker's work dir: where a bundle (config.json) lives while it runs. */
+/** The workflow's whole history as text, with every payload decoded (they are base64 on the wire). */
+async function historyText(handle: { fetchHistory(): Promise<{ events?: unknown }> }): Promise<string> {
+  const history = await handle.fetchHistory();
+  const texts: string[] = [];
+  const walk = (value: unknown): void => {
+    if (typeof value === 'string') texts.push(value, Buffer.from(value, 'base64').toString('utf8'));
+    else if (value instanceof Uint8Array) texts.push(Buffer.from(value).toString('utf8'));
+    else if (Array.isArray(value)) value.forEach(walk);
+    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
+  };
+  walk(history.events);
+  return texts.join('\n');
+}
+
 async function configFilesUnder(workDir: string): Promise<string[]> {
   const runs = await readdir(join(workDir, 'runs')).catch(() => [] as string[]);
   const found: string[] = [];
