@@ -229,6 +229,21 @@ describe('host-queue activities', () => {
     expect(await runtime.exists(foreign)).toBe(false);
   });
 
+  it('still act on this host’s own containers', async () => {
+    const activities = await testActivities();
+    const { run, heartbeats } = environment();
+    const running = run(activities, { step: 'own', args: ['/bin/sleep', '30'] }).catch((e: unknown) => e);
+    const beat = await waitFor('a heartbeat', async () => heartbeats.find((h) => h.pid !== undefined));
+    await waitForStatus(runtime, beat.containerId, 'running');
+    const env = new MockActivityEnvironment();
+    const state = await env.run(activities.containerState, { containerId: beat.containerId });
+    expect(state?.status).toBe('running');
+    const killed = await env.run(activities.killContainer, { containerId: beat.containerId, signal: 'KILL' });
+    expect(killed).toEqual({ delivered: true });
+    expect(await running).toMatchObject({ type: 'ContainerExit' });
+    expect(await runtime.exists(beat.containerId)).toBe(false);
+  });
+
   it('cleanupHost takes no wipe, root or prefix from a workflow', async () => {
     const activities = await testActivities();
     const env = new MockActivityEnvironment();
