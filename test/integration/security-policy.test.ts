@@ -18,7 +18,7 @@ import type {
   SandboxActivities,
 } from '../../activities/index.js';
 import type { SandboxPolicyInput } from '../../src/policy/schema.js';
-import { makeContainerId, Runsc } from '../../src/runtime/index.js';
+import { type ContainerState, makeContainerId, Runsc } from '../../src/runtime/index.js';
 import { testActivities } from '../support/activities.js';
 import { testBundle, testRuntime, uniqueId, waitForStatus } from '../support/runtime.js';
 
@@ -236,7 +236,9 @@ describe('host-queue activities', () => {
     const beat = await waitFor('a heartbeat', async () => heartbeats.find((h) => h.pid !== undefined));
     await waitForStatus(runtime, beat.containerId, 'running');
     const env = new MockActivityEnvironment();
-    const state = await env.run(activities.containerState, { containerId: beat.containerId });
+    const state: ContainerState | null = await env.run(activities.containerState, {
+      containerId: beat.containerId,
+    });
     expect(state?.status).toBe('running');
     const killed = await env.run(activities.killContainer, { containerId: beat.containerId, signal: 'KILL' });
     expect(killed).toEqual({ delivered: true });
