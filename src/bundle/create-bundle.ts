@@ -37,7 +37,10 @@ export async function createBundle(dir: string, input: BundleSpecInput): Promise
   if (problems.length > 0) throw new ValidationError('bundle spec', problems);
 
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(toOciConfig(spec), null, 2)}\n`, { mode: 0o600 });
+  // Root only: the environment in it may hold a step's secrets.
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify(toOciConfig(spec), null, 2)}\n`, {
+    mode: 0o600,
+  });
   return dir;
 }
 
