@@ -77,14 +77,7 @@ export class PolicyGate {
    */
   static async create(options: PolicyGateOptions): Promise<PolicyGate> {
     const { policy, runtime } = options;
-    if (runtime.flavor !== 'runsc' && !policy.allowWeakRuntime) {
-      throw new ValidationError('sandbox policy', [
-        {
-          field: 'policy.allowWeakRuntime',
-          message: `${runtime.flavor} runs steps on the host's kernel with only namespaces, a seccomp filter and cgroups between them and the host; steps run under it only when the operator sets allowWeakRuntime: true (--allow-weak-runtime)`,
-        },
-      ]);
-    }
+    checkRuntimeAllowed(runtime, policy);
     if (policy.secrets.dir) await new SecretStore(policy.secrets.dir).checkDir();
     const ownRootfs = (await realPathOf(options.rootfs)) ?? posix.normalize(options.rootfs);
     const protectedPaths = await realPaths([
@@ -304,6 +297,17 @@ export class PolicyGate {
     }
     return runtime;
   }
+}
+
+/** runc and crun share the host's kernel: refused unless the operator opted in. */
+export function checkRuntimeAllowed(runtime: Pick<Runsc, 'flavor'>, policy: SandboxPolicy): void {
+  if (runtime.flavor === 'runsc' || policy.allowWeakRuntime) return;
+  throw new ValidationError('sandbox policy', [
+    {
+      field: 'policy.allowWeakRuntime',
+      message: `${runtime.flavor} runs steps on the host's kernel with only namespaces, a seccomp filter and cgroups between them and the host; steps run under it only when the operator sets allowWeakRuntime: true (--allow-weak-runtime)`,
+    },
+  ]);
 }
 
 /** `[NAME]` or `{ VAR: NAME }` as pairs of environment variable and secret name. */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -21,6 +21,7 @@ import type { SandboxPolicyInput } from '../../src/policy/schema.js';
 import { type ContainerState, makeContainerId, Runsc } from '../../src/runtime/index.js';
 import { testActivities } from '../support/activities.js';
 import { testBundle, testRuntime, uniqueId, waitForStatus } from '../support/runtime.js';
+import { repoRoot } from '../support/worker-cli.js';
 
 const runtime = testRuntime();
 /** The current gVisor build, beside Debian's 2022 one (DESIGN.md): both must enforce limits. */
@@ -190,6 +191,52 @@ describe('a worker with no policy', () => {
     const next = environment();
     const after = await next.run(activities, { step: 'after', args: ['/bin/echo', 'ok'] });
     expect(after).toMatchObject({ exitCode: 0, stdoutTail: 'ok\n' });
+  });
+});
+
+describe('the worker CLI', () => {
+  /**
+   * The worker's one-line refusal on stderr. (The process then stays up with the SDK runtime
+   * installed, a matter of the CLI's exit path: it is ended here once it has answered.)
+   */
+  async function refusalOf(args: string[]): Promise<string> {
+    const child = execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', ...args], {
+      cwd: repoRoot,
+      reject: false,
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    try {
+      await waitFor('the refusal', async () => (/temporal-runsc: /.test(stderr) ? true : undefined), 45_000);
+      await sleep(200); // the rest of the same message
+      return stderr;
+    } finally {
+      child.kill('SIGKILL');
+      await child;
+    }
+  }
+
+  it('refuses a bad policy file before connecting, naming the field', async () => {
+    const file = join(inject('workDir'), `policy-${randomBytes(4).toString('hex')}.yaml`);
+    await writeFile(file, 'mounts:\n  readOnly: [relative/path]\nnetwork: [none, bridge]\n');
+    const stderr = await refusalOf([`--policy=${file}`, '--address=127.0.0.1:1']);
+    expect(stderr).toMatch(/policy\.mounts\.readOnly\[0\]: must be an absolute path/);
+    expect(stderr).toMatch(/policy\.network\[1\]: must be none, sandbox or host/);
+  });
+
+  it('refuses to run steps under runc without --allow-weak-runtime, and sweeps nothing', async () => {
+    const root = join(inject('workDir'), `runc-root-${randomBytes(4).toString('hex')}`);
+    const stderr = await refusalOf([
+      '--runtime=runc',
+      `--root=${root}`,
+      `--address=${inject('temporalAddress')}`,
+      `--work-dir=${join(inject('workDir'), 'runc-work')}`,
+      `--rootfs=${inject('rootfs')}`,
+    ]);
+    expect(stderr).toMatch(/policy\.allowWeakRuntime: runc runs steps on the host's kernel/);
+    expect(existsSync(root)).toBe(false);
   });
 });
 

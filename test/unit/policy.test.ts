@@ -239,6 +239,13 @@ describe('the policy file and flags', () => {
   });
 });
 
+describe('a parsed policy', () => {
+  it('parses to itself (the worker and its activities both check it)', () => {
+    const once = parsePolicy({ limits: { max: { timeout: '2h' } }, network: ['none', 'host'] });
+    expect(parsePolicy(once)).toEqual(once);
+  });
+});
+
 describe('cleanupHost requests from a workflow', () => {
   it('take the pace only: wipe, root and prefix are refused', () => {
     expect(parseCleanupRequest({ wipe: false, graceMs: 500 })).toEqual({ wipe: false, graceMs: 500 });
