@@ -3,6 +3,7 @@ import type { ContainerOwner } from '../src/host/owner.js';
 import type { StepAborts } from '../src/host/step-aborts.js';
 import type { LogCaps } from '../src/output/log-writer.js';
 import type { LogRetention } from '../src/output/retention.js';
+import type { PolicyGate } from '../src/policy/admit.js';
 import type { Runsc } from '../src/runtime/runsc.js';
 
 /** What the activities close over: built once per worker by createActivities. */
@@ -15,8 +16,6 @@ export interface ActivityDeps {
   graceMs: number;
   tailBytes: number;
   resultFileMaxBytes: number;
-  /** Size of each attempt's `/out` (its own tmpfs). */
-  outBytes: number;
   /** What of each attempt's output its log keeps. */
   logCaps: LogCaps;
   /** How long, and how much, attempt logs are kept (the janitor's sweep). */
@@ -25,4 +24,6 @@ export interface ActivityDeps {
   live: LiveContainers;
   aborts: StepAborts;
   owner: ContainerOwner;
+  /** The operator's sandbox policy: every step is admitted through it before anything starts. */
+  policy: PolicyGate;
 }

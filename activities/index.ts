@@ -6,11 +6,15 @@ import { currentOwner } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
 import type { LogCaps } from '../src/output/log-writer.js';
 import { type LogRetention, type LogSweepReport, sweepLogs } from '../src/output/retention.js';
+import { PolicyGate } from '../src/policy/admit.js';
+import { checkOwnContainer, parseCleanupRequest } from '../src/policy/host-requests.js';
+import { parsePolicy } from '../src/policy/load.js';
+import type { SandboxPolicy, SandboxPolicyInput } from '../src/policy/schema.js';
 import { defaultRootfsDir } from '../src/rootfs.js';
-import { validateContainerId } from '../src/runtime/container-id.js';
 import { ContainerNotFound, InvalidRuntimeInput } from '../src/runtime/errors.js';
 import { Runsc, type RuntimeOptions } from '../src/runtime/index.js';
 import type { ContainerState } from '../src/runtime/types.js';
+import { ValidationError } from '../src/validation.js';
 import { logsDir, sweepWorkspaces, type WorkspaceSweepReport } from '../src/workspace/index.js';
 import { parseHostFileSettings } from '../src/workspace/settings.js';
 import type { ActivityDeps } from './deps.js';
@@ -38,11 +42,6 @@ export interface SandboxActivityOptions {
   tailBytes?: number;
   /** Largest `/out/result.json` read back. Default 64 KiB. */
   resultFileMaxBytes?: number;
-  /**
-   * Size of each attempt's `/out`, a tmpfs of its own: what a step writes there is held in
-   * memory, up to this. Default 1 MiB (at least the result file's limit).
-   */
-  outBytes?: number;
   /** Bytes of each attempt's output its log keeps from the start and from the end. Default 1 MiB each. */
   logCaps?: Partial<LogCaps>;
   /** Attempt logs older than `maxAgeMs` (default 7 days) or past `maxTotalBytes` (default 1 GiB) are swept. */
@@ -51,6 +50,11 @@ export interface SandboxActivityOptions {
   heartbeatIntervalMs?: number;
   /** Containers this process runs; shared with cleanup so a sweep never hits a live attempt. */
   live?: LiveContainers;
+  /**
+   * The operator's sandbox policy (src/policy): what steps may mount, run as, use and reach.
+   * Default: no mounts, the worker's own rootfs, default limits, no network, no secrets.
+   */
+  policy?: SandboxPolicy | SandboxPolicyInput;
 }
 
 /**
@@ -59,17 +63,18 @@ export interface SandboxActivityOptions {
  */
 export async function createActivities(options: SandboxActivityOptions) {
   const host = options.host ?? hostname();
+  const runtime = options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {});
+  const rootfs = options.rootfs ?? defaultRootfsDir();
   const deps: ActivityDeps = {
-    runtime: options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {}),
+    runtime,
     host,
     hostQueue: options.hostQueue,
     workDir: options.workDir,
-    rootfs: options.rootfs ?? defaultRootfsDir(),
+    rootfs,
     graceMs: options.graceMs ?? 2000,
     tailBytes: options.tailBytes ?? 8 * 1024,
     resultFileMaxBytes: options.resultFileMaxBytes ?? 64 * 1024,
     ...parseHostFileSettings({
-      outBytes: options.outBytes ?? Math.max(1024 * 1024, options.resultFileMaxBytes ?? 0),
       logCaps: options.logCaps,
       logRetention: options.logRetention,
     }),
@@ -77,8 +82,13 @@ export async function createActivities(options: SandboxActivityOptions) {
     live: options.live ?? new LiveContainers(),
     aborts: new StepAborts(),
     owner: await currentOwner(host),
+    policy: await PolicyGate.create({
+      policy: parsePolicy(options.policy),
+      runtime,
+      rootfs,
+      workDir: options.workDir,
+    }),
   };
-  const { runtime } = deps;
   // At start: what a crashed worker left (mounted `/out`s, bundles, old logs) goes now.
   await sweepHostFiles(deps);
 
@@ -103,7 +113,7 @@ export async function createActivities(options: SandboxActivityOptions) {
 
     /** Sends a signal through the runtime. A container that is already gone is not an error. */
     async killContainer(input: { containerId: string; signal?: string }): Promise<{ delivered: boolean }> {
-      const id = checkedId(input.containerId);
+      const id = await ownContainerId(runtime, input.containerId, host);
       try {
         await runtime.kill(id, input.signal ?? 'KILL', { all: true });
         return { delivered: true };
@@ -118,7 +128,7 @@ export async function createActivities(options: SandboxActivityOptions) {
       containerId: string;
       graceMs?: number;
     }): Promise<{ gone: boolean; steps: string[] }> {
-      const id = checkedId(input.containerId);
+      const id = await ownContainerId(runtime, input.containerId, host);
       if (deps.live.has(id)) {
         throw ApplicationFailure.nonRetryable(
           `${id} belongs to a running attempt on this worker: cancel that instead`,
@@ -129,7 +139,7 @@ export async function createActivities(options: SandboxActivityOptions) {
     },
 
     async containerState(input: { containerId: string }): Promise<ContainerState | null> {
-      const id = checkedId(input.containerId);
+      const id = await ownContainerId(runtime, input.containerId, host);
       try {
         return await runtime.state(id);
       } catch (error) {
@@ -138,9 +148,13 @@ export async function createActivities(options: SandboxActivityOptions) {
       }
     },
 
-    /** The runtime root's sweep (cleanupHost), then attempt workspaces and logs left behind. */
+    /**
+     * The janitor's sweep: a workflow may set its pace, never what it sweeps (root, prefix, wipe);
+     * then attempt workspaces and logs left behind.
+     */
     async cleanupHost(input: Omit<CleanupOptions, 'live'> = {}): Promise<HostCleanupReport> {
-      const report = await cleanupHost(runtime, { ...input, live: deps.live });
+      const request = refuseInvalid(() => parseCleanupRequest(input));
+      const report = await cleanupHost(runtime, { ...request, live: deps.live });
       return { ...report, ...(await sweepHostFiles(deps)) };
     },
   };
@@ -174,12 +188,25 @@ async function sweepHostFiles(deps: ActivityDeps): Promise<Pick<HostCleanupRepor
   return { workspaces, logs };
 }
 
-function checkedId(id: string): string {
+/** A container id from a workflow, accepted only for a container this library made on this host. */
+async function ownContainerId(runtime: Runsc, id: string, host: string): Promise<string> {
   try {
-    return validateContainerId(id);
+    return await checkOwnContainer(runtime, id, host);
   } catch (error) {
-    if (error instanceof InvalidRuntimeInput)
-      throw ApplicationFailure.nonRetryable(error.message, 'InvalidStep');
-    throw error;
+    throw asInvalidStep(error);
   }
+}
+
+function refuseInvalid<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw asInvalidStep(error);
+  }
+}
+
+function asInvalidStep(error: unknown): unknown {
+  if (error instanceof InvalidRuntimeInput || error instanceof ValidationError)
+    return ApplicationFailure.nonRetryable(error.message, 'InvalidStep');
+  return error;
 }

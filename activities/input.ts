@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitsSchema, mountSchema } from '../src/bundle/spec.js';
+import { limitsSchema, mountSchema, networkSchema, secretsSchema } from '../src/bundle/spec.js';
 import { parseOrThrow } from '../src/validation.js';
 import type { RunContainerInput } from './types.js';
 
@@ -19,6 +19,8 @@ export const runContainerInputSchema = z.strictObject({
   limits: limitsSchema.optional(),
   tmpfsBytes: z.number().int().positive().optional(),
   rootfs: z.string().optional(),
+  network: networkSchema.optional(),
+  secrets: secretsSchema.optional(),
   graceMs: z.number().int().nonnegative({ error: 'must be 0 or more milliseconds' }).optional(),
   exitCodes: exitCodes('the codes that count as success, e.g. [0, 2]').optional(),
   failOn: z.enum(['nonzero', 'never'], { error: 'must be "nonzero" or "never"' }).optional(),

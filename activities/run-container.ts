@@ -6,10 +6,12 @@ import { ownerAnnotation } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
 import { StreamCapture } from '../src/output/capture.js';
 import type { LogSummary } from '../src/output/log-writer.js';
+import type { Admitted } from '../src/policy/admit.js';
 import { type ContainerIdParts, makeContainerId } from '../src/runtime/container-id.js';
 import { RuntimeError } from '../src/runtime/errors.js';
 import type { RunResult } from '../src/runtime/runsc.js';
 import { runtimePlatform } from '../src/runtime/version.js';
+import { maskRunResult } from '../src/secrets/mask.js';
 import { ValidationError } from '../src/validation.js';
 import { AttemptWorkspace, WorkspaceError } from '../src/workspace/index.js';
 import type { ActivityDeps } from './deps.js';
@@ -34,8 +36,12 @@ export async function runContainer(
   const context = Context.current();
   const { info } = context;
   const input = validInput(rawInput);
-  // The input schema knows no platform: the floor of this worker's platform is checked here.
-  const pidsProblem = pidsLimitProblem(input.limits?.pids, await runtimePlatform(deps.runtime));
+  // The operator's policy decides what of the input reaches the bundle; a refusal starts nothing.
+  const admitted = await deps.policy.admit(input, info).catch((error: unknown) => {
+    throw invalidStep(error);
+  });
+  // Neither the input schema nor the policy knows the platform: its pids floor is checked here.
+  const pidsProblem = pidsLimitProblem(admitted.bundle.limits.pids, await runtimePlatform(deps.runtime));
   if (pidsProblem)
     throw invalidStep(new ValidationError('step', [{ field: 'limits.pids', message: pidsProblem }]));
   const idParts = {
@@ -51,19 +57,18 @@ export async function runContainer(
   );
   await removeEarlierAttempts(deps, idParts, info.attempt, previousAttempt?.containerId);
 
-  // Secret values, resolved on this host (by the operator's policy): masked in tails and the
-  // log. None until a step can name secrets.
-  const secretValues: string[] = [];
   // Live before its workspace exists: a sweep (janitor, start-up) never takes it for a leftover.
   deps.live.add(containerId);
+  // The operator's maximum run time, whatever timeout the workflow gave the activity.
+  const overtime = AbortSignal.timeout(admitted.timeoutMs);
   let attempt: { run: RunResult; result: RunContainerResult };
   let abortRequest: { signal: AbortSignal; unregister(): void } | undefined;
   try {
     const workspace = await AttemptWorkspace.create(
-      { workDir: deps.workDir, outBytes: deps.outBytes, logCaps: deps.logCaps },
+      { workDir: deps.workDir, outBytes: admitted.outBytes, logCaps: deps.logCaps },
       containerId,
       deps.owner,
-      input.user ?? { uid: 0, gid: 0 },
+      admitted.bundle.user,
     ).catch((error: unknown) => {
       throw workspaceFailure(input.step, containerId, deps.host, error);
     });
@@ -83,7 +88,8 @@ export async function runContainer(
         workspace,
         abortRequest.signal,
         previousAttempt,
-        secretValues,
+        admitted,
+        overtime,
       );
     } finally {
       abortRequest?.unregister();
@@ -96,6 +102,8 @@ export async function runContainer(
   }
   const { run, result } = attempt;
 
+  maskRunResult(result, admitted.maskValues);
+
   if (context.cancellationSignal.aborted || abortRequest?.signal.aborted) {
     if (run.abort && !run.abort.gone) {
       context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
@@ -106,6 +114,14 @@ export async function runContainer(
     throw ApplicationFailure.create({
       type: 'StepAborted',
       message: `${input.step}: aborted at its workflow's request`,
+      details: [result],
+      nonRetryable: true,
+    });
+  }
+  if (overtime.aborted) {
+    throw ApplicationFailure.create({
+      type: 'StepTimedOut',
+      message: `${input.step}: stopped after ${admitted.timeoutMs} ms, the operator's maximum run time (policy.limits.max.timeout)`,
       details: [result],
       nonRetryable: true,
     });
@@ -140,20 +156,18 @@ async function runInWorkspace(
   workspace: AttemptWorkspace,
   abortSignal: AbortSignal,
   previousAttempt: PreviousAttempt | undefined,
-  maskValues: readonly string[],
+  admitted: Admitted,
+  overtime: AbortSignal,
 ): Promise<{ run: RunResult; result: RunContainerResult }> {
+  const { maskValues } = admitted;
   const { info } = context;
   const { containerId } = workspace;
   try {
     await createBundle(workspace.bundleDir, {
-      rootfs: input.rootfs ?? deps.rootfs,
+      ...admitted.bundle,
       args: input.args,
-      env: input.env,
       cwd: input.cwd,
-      user: input.user,
-      mounts: [...(input.mounts ?? []), { source: workspace.outDir, destination: '/out', readOnly: false }],
-      limits: input.limits,
-      tmpfsBytes: input.tmpfsBytes,
+      mounts: [...admitted.bundle.mounts, { source: workspace.outDir, destination: '/out', readOnly: false }],
       annotations: { [ownerAnnotation]: JSON.stringify(deps.owner), 'dev.temporal-runsc.step': input.step },
       cgroupsPath: `/temporal-runsc/${containerId}`,
     });
@@ -191,11 +205,11 @@ async function runInWorkspace(
   let run: RunResult;
   let logSummary: LogSummary = { receivedBytes: 0, droppedBytes: 0 };
   try {
-    run = await deps.runtime.run(containerId, workspace.bundleDir, {
+    run = await admitted.runtime.run(containerId, workspace.bundleDir, {
       stdout,
       stderr,
       runtimeLog: workspace.runtimeLogPath,
-      signal: AbortSignal.any([context.cancellationSignal, abortSignal]),
+      signal: AbortSignal.any([context.cancellationSignal, abortSignal, overtime]),
       graceMs: input.graceMs ?? deps.graceMs,
       // Clients read the running container from this heartbeat (pipelineStatus): no signal to
       // the workflow, which cost it a workflow task per step.

@@ -37,6 +37,13 @@ export interface ContainerSpec {
   limits?: LimitsInput;
   /** Root filesystem (absolute path on the worker host); the worker's default when not given. */
   rootfs?: string;
+  /** `none` (default), `sandbox` (gVisor's own network stack) or `host`: as the worker's policy allows. */
+  network?: 'none' | 'sandbox' | 'host';
+  /**
+   * Secrets from the worker's store, as environment variables: `[NAME]` (the variable is the
+   * name) or `{ VAR: NAME }`. Only names travel through the workflow; the worker reads the values.
+   */
+  secrets?: string[] | Record<string, string>;
 }
 
 export interface RunContainerInput extends ContainerSpec, ExitPolicy {

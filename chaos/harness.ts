@@ -95,6 +95,8 @@ export class ScenarioContext {
       workDir,
       rootfs: this.env.rootfs,
       logFile: join(this.workDir, `worker-${host}.log`),
+      // The one folder scenarios mount into steps (hangsOnFirstAttempt's /state).
+      allowMountRw: [join(this.workDir, 'state')],
       ...extra,
     });
     this.workers.add(worker);

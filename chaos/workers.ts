@@ -30,6 +30,8 @@ export interface WorkerSpec {
   /** Runtime binary; default real runsc. */
   runtimeCommand?: string;
   maxContainers?: number;
+  /** Host paths steps may bind read-write (the sandbox policy). */
+  allowMountRw?: string[];
   /** How long start-up (sweep included) may take. Default 90 s. */
   readyTimeoutMs?: number;
 }
@@ -72,6 +74,7 @@ export async function spawnWorker(spec: WorkerSpec): Promise<WorkerProcess> {
       maxContainers: spec.maxContainers ?? 8,
       // The hanging-runtime scenario passes a test-only wrapper script here.
       ...(spec.runtimeCommand ? { runtimeCommand: spec.runtimeCommand } : {}),
+      ...(spec.allowMountRw ? { allowMountRw: spec.allowMountRw } : {}),
     }),
     {
       cwd: repoRoot,

@@ -7,6 +7,7 @@ export { type DevServer, type DevServerOptions, findTemporalCli, startDevServer 
 export { type CleanupOptions, type CleanupReport, cleanupHost } from './host/cleanup.js';
 export { LiveContainers } from './host/live-containers.js';
 export * from './pipeline/index.js';
+export * from './policy/index.js';
 export { cacheDir, defaultRootfsDir, ensureBusyboxRootfs } from './rootfs.js';
 export * from './runtime/index.js';
 export { type FieldProblem, ValidationError } from './validation.js';

@@ -172,6 +172,9 @@ async function runStep(
     ...(step.mounts ? { mounts: step.mounts } : {}),
     limits: { ...defaults.limits, ...step.limits },
     ...((step.rootfs ?? defaults.rootfs) ? { rootfs: step.rootfs ?? defaults.rootfs } : {}),
+    // Names only, unresolved: the worker reads the values from its own store.
+    ...(step.network ? { network: step.network } : {}),
+    ...(step.secrets ? { secrets: step.secrets } : {}),
     ...(step.exitCodes ? { exitCodes: step.exitCodes } : {}),
     ...(retry.nonRetryableExitCodes ? { nonRetryableExitCodes: retry.nonRetryableExitCodes } : {}),
     ...(retry.retryableExitCodes ? { retryableExitCodes: retry.retryableExitCodes } : {}),

@@ -1,3 +1,4 @@
+import { defaultSeccompProfile, type SeccompProfile } from './seccomp.js';
 import type { BundleSpec } from './spec.js';
 
 /** The parts of the OCI runtime spec that we write; enough for runsc, runc and crun. */
@@ -19,6 +20,9 @@ export interface OciConfig {
   annotations: Record<string, string>;
   linux: {
     namespaces: { type: string }[];
+    uidMappings?: { containerID: number; hostID: number; size: number }[];
+    gidMappings?: { containerID: number; hostID: number; size: number }[];
+    seccomp?: SeccompProfile;
     resources: {
       memory?: { limit: number };
       cpu?: { quota: number; period: number };
@@ -80,7 +84,8 @@ export function toOciConfig(spec: BundleSpec): OciConfig {
         destination: mount.destination,
         type: 'bind',
         source: mount.source,
-        options: ['rbind', mount.readOnly ? 'ro' : 'rw'],
+        // A host file with a set-id bit or a device node must not become one inside the step.
+        options: ['rbind', 'nosuid', 'nodev', mount.readOnly ? 'ro' : 'rw'],
       })),
     ],
     annotations: { ...spec.annotations },
@@ -90,6 +95,42 @@ export function toOciConfig(spec: BundleSpec): OciConfig {
       ...(spec.cgroupsPath ? { cgroupsPath: spec.cgroupsPath } : {}),
       maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/sys/firmware'],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      ...(spec.hostKernel ? hostKernelHardening(spec.hostKernel) : {}),
     },
+  };
+}
+
+/**
+ * runc's own defaults (`runc spec`, libcontainer/specconv), for runtimes whose steps talk to the
+ * host's kernel directly: hide the /proc and /sys files that leak host state or control it.
+ */
+const hostKernelMaskedPaths = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+function hostKernelHardening(options: NonNullable<BundleSpec['hostKernel']>): Partial<OciConfig['linux']> {
+  const userns = options.userNamespace;
+  const mapping = userns ? [{ containerID: 0, hostID: userns.hostId, size: userns.size }] : undefined;
+  return {
+    maskedPaths: hostKernelMaskedPaths,
+    readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    seccomp: defaultSeccompProfile(),
+    ...(mapping
+      ? {
+          namespaces: ['pid', 'ipc', 'uts', 'mount', 'network', 'user'].map((type) => ({ type })),
+          uidMappings: mapping,
+          gidMappings: mapping,
+        }
+      : {}),
   };
 }

@@ -63,6 +63,29 @@ export const limitsSchema = z.strictObject({
     .optional(),
 });
 
+/** A step's network: `none` unless the worker's policy allows more (runsc's `--network`, per run). */
+export const networkSchema = z.enum(['none', 'sandbox', 'host'], {
+  error: 'must be none, sandbox or host (as the worker allows; none by default)',
+});
+
+/** Secret names: also the default environment variable, so they follow environment names. */
+export const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const secretName = z.string({ error: 'must be a secret name' }).regex(secretNamePattern, {
+  error: 'must be a secret name: letters, digits and _, not starting with a digit',
+});
+
+/** `[NAME]` (the variable is the name) or `{ VAR: NAME }`: names only, never values. */
+export const secretsSchema = z.union(
+  [
+    z.array(secretName),
+    z.record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'environment names are letters, digits and _' }),
+      secretName,
+    ),
+  ],
+  { error: 'must be a list of secret names, or a mapping of environment names to secret names' },
+);
+
 export const rlimitSchema = z.strictObject({
   type: z.string().regex(/^RLIMIT_[A-Z]+$/, { error: 'must be an rlimit name like RLIMIT_NOFILE' }),
   soft: z.number().int().nonnegative(),
@@ -105,6 +128,18 @@ export const bundleSpecSchema = z.strictObject({
   annotations: z.record(z.string(), z.string()).default({}),
   /** cgroup path for the container; defaults to `/temporal-runsc/<id>` when an id is given. */
   cgroupsPath: absolutePath('the cgroup path').optional(),
+  /**
+   * Hardening for runtimes that share the host's kernel (runc, crun): runc's masked and
+   * read-only paths, a seccomp filter and, when given, a user namespace. runsc needs none of it.
+   */
+  hostKernel: z
+    .strictObject({
+      /** Map the container's ids 0..size-1 to host ids from hostId up: root inside is nobody outside. */
+      userNamespace: z
+        .strictObject({ hostId: z.number().int().positive(), size: z.number().int().positive() })
+        .optional(),
+    })
+    .optional(),
 });
 
 export type BundleSpecInput = z.input<typeof bundleSpecSchema>;

@@ -25,6 +25,11 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** A repeatable option's values, in order. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 /** Connection options as the `temporal` CLI takes them; environment variables fill the rest. */
 function withConnection(command: Command): Command {
   return command
@@ -81,6 +86,29 @@ withRuntime(
     'serve this prebuilt workflow code (from `temporal-runsc bundle-workflows`) instead of bundling at start',
   )
   .option('--json', 'print one JSON line on stdout once polling starts: {"ready":true,"host",...,"sweep"}')
+  // The sandbox policy: what steps may ask for (NOTES-policy.md). The file is the main interface;
+  // each flag only adds to it.
+  .option('--policy <file>', 'sandbox policy (YAML or JSON): mounts, rootfs, users, limits, network, secrets')
+  .option(
+    '--allow-mount-ro <path>',
+    'steps may bind this host path (or below it) read-only; repeatable',
+    collect,
+    [],
+  )
+  .option(
+    '--allow-mount-rw <path>',
+    'steps may bind this host path (or below it) read-write; repeatable',
+    collect,
+    [],
+  )
+  .addOption(
+    new Option('--allow-network <mode>', 'steps may ask for this network mode; repeatable')
+      .choices(['sandbox', 'host'])
+      .argParser(collect)
+      .default([]),
+  )
+  .option('--secrets-dir <dir>', 'secret store: one root-owned file per secret, in a folder closed to others')
+  .option('--allow-weak-runtime', 'run steps under runc or crun (they share the host kernel)')
   .addOption(
     new Option('--log-level <level>', 'Temporal SDK log level')
       .choices(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'])

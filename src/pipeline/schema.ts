@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { stepNamePattern } from '../../workflows/references.js';
 import type { DurationInput } from '../../workflows/types.js';
-import { limitsSchema, mountSchema } from '../bundle/spec.js';
+import { limitsSchema, mountSchema, networkSchema, secretsSchema } from '../bundle/spec.js';
 import { durationMs } from './duration.js';
 
 export const pipelineNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -135,6 +135,10 @@ export const stepSchema = mapping(
       .optional(),
     limits: limitsSchema.optional(),
     rootfs: absolutePath('the root filesystem folder on the worker host').optional(),
+    /** `none` by default; `sandbox` or `host` only where the worker's policy allows it. */
+    network: networkSchema.optional(),
+    /** Names of secrets the worker resolves from its own store (never values). */
+    secrets: secretsSchema.optional(),
     timeout: duration.optional(),
     heartbeatTimeout: duration.optional(),
     retry: retrySchema.optional(),

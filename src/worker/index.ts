@@ -7,6 +7,8 @@ import { createActivities, type SandboxActivityOptions } from '../../activities/
 import { controlQueueFor } from '../../workflows/control-queue.js';
 import { type CleanupReport, cleanupHost } from '../host/cleanup.js';
 import { LiveContainers } from '../host/live-containers.js';
+import { checkRuntimeAllowed } from '../policy/admit.js';
+import { parsePolicy } from '../policy/load.js';
 import { Runsc } from '../runtime/runsc.js';
 
 export const defaultTaskQueue = 'temporal-runsc';
@@ -98,9 +100,12 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
   const hostQueue = options.hostQueue ?? `${taskQueue}@${host}`;
   const runtime = options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {});
   const live = new LiveContainers();
+  // The sandbox policy: a worker it refuses (a bad file, runc without the opt-in) touches nothing.
+  const policy = parsePolicy(options.policy);
+  checkRuntimeAllowed(runtime, policy);
 
   const startupSweep = options.sweepOnStart === false ? undefined : await cleanupHost(runtime, { live });
-  const activities = await createActivities({ ...options, host, hostQueue, runtime, live });
+  const activities = await createActivities({ ...options, host, hostQueue, runtime, live, policy });
 
   const shared = await Worker.create({
     connection: options.connection,

@@ -4,15 +4,11 @@ import { parseOrThrow } from '../validation.js';
 const MiB = 1024 * 1024;
 
 /**
- * What the operator sets about a worker's host files: the size of each attempt's `/out`, what
- * of each attempt's output its log keeps, and how long logs are kept. Defaults are small.
+ * What the operator sets about a worker's host files: what of each attempt's output its log
+ * keeps, and how long logs are kept. Defaults are small. (The size of `/out` is a step limit,
+ * set by the sandbox policy.)
  */
 export const hostFileSettingsSchema = z.strictObject({
-  outBytes: z
-    .number()
-    .int()
-    .min(4096, { message: 'must be at least 4096 (one page): /out is a tmpfs of this size' })
-    .default(MiB),
   logCaps: z
     .strictObject({
       headBytes: z.number().int().nonnegative().default(MiB),

@@ -161,6 +161,8 @@ describe('a worker killed mid-step', () => {
       workDir: join(stateDir, 'work'),
       rootfs: inject('rootfs'),
       graceMs: 1000,
+      // It holds the worker's work dir, so the policy allows exactly it.
+      allowMountRw: [stateDir],
     });
     const spawnWorker = async () => {
       const child = execa(process.execPath, workerArgs, {

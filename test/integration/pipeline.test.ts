@@ -15,7 +15,8 @@ const runtime = testRuntime();
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await startTestCluster();
+  // Steps here share folders under the suite's work dir (the /sync of parallel steps).
+  cluster = await startTestCluster({ policy: { mounts: { readWrite: [inject('workDir')] } } });
 });
 
 afterAll(async () => {

@@ -29,6 +29,8 @@ export interface WorkerCliSettings {
    * CLI passes `--network`, so a wrapper named `*runsc*` gets the same flags as runsc.
    */
   runtimeCommand?: string;
+  /** Host paths steps may bind read-write (the sandbox policy's `--allow-mount-rw`). */
+  allowMountRw?: string[];
 }
 
 /** What the CLI prints on stdout, as one line, once the worker polls. */
@@ -64,6 +66,7 @@ export function workerCliArgs(settings: WorkerCliSettings): string[] {
     `--grace-ms=${settings.graceMs}`,
     ...(settings.maxContainers === undefined ? [] : [`--concurrency=${settings.maxContainers}`]),
     ...(settings.workflowBundlePath ? [`--workflow-bundle=${settings.workflowBundlePath}`] : []),
+    ...(settings.allowMountRw ?? []).map((path) => `--allow-mount-rw=${path}`),
   ];
 }
 

@@ -87,8 +87,18 @@ describe('OCI config', () => {
   });
 
   it('binds inputs read-only and outputs read-write', () => {
-    expect(config.mounts.find((m) => m.destination === '/in')?.options).toEqual(['rbind', 'ro']);
-    expect(config.mounts.find((m) => m.destination === '/out')?.options).toEqual(['rbind', 'rw']);
+    expect(config.mounts.find((m) => m.destination === '/in')?.options).toEqual([
+      'rbind',
+      'nosuid',
+      'nodev',
+      'ro',
+    ]);
+    expect(config.mounts.find((m) => m.destination === '/out')?.options).toEqual([
+      'rbind',
+      'nosuid',
+      'nodev',
+      'rw',
+    ]);
   });
 
   it('drops every capability and forbids new privileges', () => {

@@ -148,12 +148,9 @@ describe('log retention', () => {
 describe('operator settings for host files', () => {
   it('fills small defaults and refuses a bad value naming the field', () => {
     expect(parseHostFileSettings({})).toEqual({
-      outBytes: 1024 * 1024,
       logCaps: { headBytes: 1024 * 1024, tailBytes: 1024 * 1024 },
       logRetention: { maxAgeMs: 7 * 24 * 3600 * 1000, maxTotalBytes: 1024 * 1024 * 1024 },
     });
-    expect(() => parseHostFileSettings({ outBytes: 100, logCaps: { headBytes: -1 } })).toThrow(
-      /outBytes: must be at least 4096[\s\S]*logCaps\.headBytes/,
-    );
+    expect(() => parseHostFileSettings({ logCaps: { headBytes: -1 } })).toThrow(/logCaps\.headBytes/);
   });
 });

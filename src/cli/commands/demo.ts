@@ -98,6 +98,8 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     runtime,
     workDir: flags.workDir,
     rootfs,
+    // The flaky step keeps its state here, inside the work dir: so the policy names it exactly.
+    policy: { mounts: { readWrite: [stateDir] } },
   });
   try {
     const result = await worker.runUntil(

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { loadPolicy } from '../../policy/load.js';
+import type { NetworkMode } from '../../policy/schema.js';
 import { flavorOf } from '../../runtime/args.js';
 import { createSandboxWorker } from '../../worker/index.js';
 import { type ConnectionFlags, connectWorker } from '../connection.js';
@@ -18,10 +20,25 @@ export interface WorkerFlags extends ConnectionFlags {
   graceMs: number;
   workflowBundle?: string;
   json?: boolean;
+  // The sandbox policy: a file, and flags that add to it.
+  policy?: string;
+  allowMountRo?: string[];
+  allowMountRw?: string[];
+  allowNetwork?: NetworkMode[];
+  secretsDir?: string;
+  allowWeakRuntime?: boolean;
 }
 
 /** Runs a sandbox worker until SIGINT/SIGTERM; running steps are aborted on the way out. */
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
+  // Checked before connecting: a bad policy stops the worker with the field that is wrong.
+  const policy = await loadPolicy(flags.policy ? resolve(flags.policy) : undefined, {
+    allowMountReadOnly: flags.allowMountRo,
+    allowMountReadWrite: flags.allowMountRw,
+    allowNetwork: flags.allowNetwork,
+    secretsDir: flags.secretsDir,
+    allowWeakRuntime: flags.allowWeakRuntime,
+  });
   const { connection, namespace } = await connectWorker(flags);
   const worker = await createSandboxWorker({
     connection,
@@ -39,6 +56,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     rootfs: flags.rootfs,
     maxConcurrentContainers: flags.concurrency,
     graceMs: flags.graceMs,
+    policy,
     ...(flags.workflowBundle ? { workflowBundle: { codePath: resolve(flags.workflowBundle) } } : {}),
   });
   const sweep = worker.startupSweep;
