@@ -200,10 +200,13 @@ async function killLockHolders(
   problems: string[],
 ): Promise<HostProcess[]> {
   const killed: HostProcess[] = [];
-  const kill = (proc: HostProcess) => {
+  const kill = async (proc: HostProcess) => {
+    // Read again just before the signal: the scan is a moment old, and a pid can be reused.
+    const now = await processArgs(proc.pid);
+    if (!now || !argsNameRoot(now, root)) return;
     try {
       process.kill(proc.pid, 'SIGKILL');
-      killed.push({ pid: proc.pid, args: proc.args });
+      killed.push({ pid: proc.pid, args: now });
     } catch {
       // Gone already.
     }
@@ -217,14 +220,14 @@ async function killLockHolders(
       );
       continue;
     }
-    kill(holder);
+    await kill(holder);
   }
   // Management commands of this root stuck behind the lock (not sandboxes, gofers or runs).
   for (const proc of await processesOfRoot(root)) {
     if (killed.some((k) => k.pid === proc.pid)) continue;
     const subcommand = proc.args.find((arg) => ['list', 'state', 'delete', 'kill', 'ps'].includes(arg));
     if (!subcommand || proc.args.includes('boot') || proc.args.includes('gofer')) continue;
-    kill(proc);
+    await kill(proc);
   }
   return killed;
 }

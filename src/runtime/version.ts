@@ -11,11 +11,6 @@ export interface RuntimeTraits {
   release?: string;
   /** The platform the build uses when `--platform` is not given (runsc only). */
   defaultPlatform?: 'ptrace' | 'systrap';
-  /**
-   * After `run` is SIGKILLed, `state` may still say `running` for up to about 2 s before it says
-   * `stopped` (measured on release-20260905.0: 1.6 s; the 2022 build: at once).
-   */
-  stoppedAfterRunKillMs: number;
 }
 
 /** systrap became runsc's default platform in 2023-06 (gVisor e5f2478be). */
@@ -31,13 +26,12 @@ export function releaseOf(versionLine: string): string | undefined {
 
 export function traitsOf(version: RuntimeVersion, flavor: RuntimeFlavor = 'runsc'): RuntimeTraits {
   const release = releaseOf(version.version);
-  if (flavor !== 'runsc') return { ...(release ? { release } : {}), stoppedAfterRunKillMs: 0 };
+  if (flavor !== 'runsc') return release ? { release } : {};
   // A build without a date is a local build of the current tree: treat it as current.
   const current = release === undefined || release >= systrapDefaultSince;
   return {
     ...(release ? { release } : {}),
     defaultPlatform: current ? 'systrap' : 'ptrace',
-    stoppedAfterRunKillMs: current ? 5000 : 1000,
   };
 }
 

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
 import { cleanupHost } from '../../src/host/cleanup.js';
 import { LiveContainers } from '../../src/host/live-containers.js';
-import { isAlive } from '../../src/host/processes.js';
+import { isAlive, processArgs } from '../../src/host/processes.js';
 import { isMountPoint } from '../../src/host/state-root.js';
 import { Runsc, traitsFor, UnsafeStateRoot } from '../../src/runtime/index.js';
 import { leaveStopped, removeTestRoot, testBundle, testRuntime } from '../support/runtime.js';
@@ -75,7 +75,8 @@ describe('cleanupHost', () => {
       return execa(other.command, other.args, { reject: false });
     });
     try {
-      await sleep(200);
+      // Every fake has exec'd its shell (its arguments are its own, not its parent's).
+      for (const child of [holder, ...spared]) await untilArgsInclude(child.pid as number, '--root=');
       const report = await cleanupHost(runtime, { listTimeoutMs: 1000 });
       const ended = await holder;
       expect(report.listHung).toBe(true);
@@ -288,6 +289,14 @@ describe('cleanupHost', () => {
     await rm(base, { recursive: true });
   });
 });
+
+async function untilArgsInclude(pid: number, text: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!((await processArgs(pid)) ?? []).some((arg) => arg.includes(text))) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} never showed ${text} in its arguments`);
+    await sleep(20);
+  }
+}
 
 /** Empty cgroups runsc made for `id` (under `/<id>` or our `temporal-runsc/<id>`), in each hierarchy. */
 async function removeCgroupsOf(id: string): Promise<void> {
