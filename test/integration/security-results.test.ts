@@ -16,10 +16,14 @@ let cluster: TestCluster;
 let hostDir: string;
 
 beforeAll(async () => {
-  // One container at a time: a step that kept its slot would stall the next one.
-  cluster = await startTestCluster({ maxConcurrentContainers: 1 });
   hostDir = join(inject('workDir'), `host-files-${randomBytes(4).toString('hex')}`);
   await mkdir(hostDir, { recursive: true });
+  // One container at a time: a step that kept its slot would stall the next one. The host
+  // folder may be mounted read-only, for the hard-link attempt.
+  cluster = await startTestCluster({
+    maxConcurrentContainers: 1,
+    policy: { mounts: { readOnly: [hostDir] } },
+  });
 });
 
 afterAll(async () => {
