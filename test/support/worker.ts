@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { pipelineStatus } from '../../src/client/index.js';
 import {
   createSandboxWorker,
   type SandboxWorker,
   type SandboxWorkerOptions,
 } from '../../src/worker/index.js';
+import type { StepReport } from '../../workflows/types.js';
 import { testRuntime } from './runtime.js';
 
 export interface TestCluster {
@@ -48,4 +52,28 @@ export async function startTestCluster(options: Partial<SandboxWorkerOptions> = 
       await nativeConnection.close();
     },
   };
+}
+
+/** Waits until the pipeline reports `name` running with its container and pid (20 s at most). */
+export async function waitForRunningStep(
+  handle: Parameters<typeof pipelineStatus>[0],
+  name: string,
+  timeoutMs = 20_000,
+): Promise<StepReport> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const step = (await pipelineStatus(handle)).steps.find((s) => s.name === name);
+    if (step?.status === 'running' && step.pid && step.containerId) return step;
+    if (Date.now() > deadline) throw new Error(`step ${name} never ran: ${JSON.stringify(step)}`);
+    await sleep(50);
+  }
+}
+
+/** Waits until the file contains `text` (20 s at most). */
+export async function waitForText(path: string, text: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await readFile(path, 'utf8').catch(() => '')).includes(text)) {
+    if (Date.now() > deadline) throw new Error(`${path} never said ${JSON.stringify(text)}`);
+    await sleep(50);
+  }
 }
