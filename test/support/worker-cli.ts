@@ -5,8 +5,8 @@
  * line the CLI prints on stdout once it polls is read here only.
  */
 import type { ChildProcess } from 'node:child_process';
-import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import type { CleanupReport } from '../../src/host/cleanup.js';
 
 export interface WorkerCliSettings {
