@@ -36,6 +36,8 @@ export async function startTestCluster(options: Partial<SandboxWorkerOptions> = 
     rootfs: inject('rootfs'),
     graceMs: 1000,
     sweepOnStart: false,
+    // The suite's workers share its one root on purpose (a test's CLI worker beside this one).
+    lockRoot: false,
     ...options,
   });
   const running = worker.run();

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { flavorOf } from '../../runtime/args.js';
 import { createSandboxWorker } from '../../worker/index.js';
+import { WorkerStopped } from '../../worker/supervise.js';
 import { type ConnectionFlags, connectWorker } from '../connection.js';
 
 export interface WorkerFlags extends ConnectionFlags {
@@ -18,7 +19,12 @@ export interface WorkerFlags extends ConnectionFlags {
   graceMs: number;
   workflowBundle?: string;
   json?: boolean;
+  // Lifecycle: how a stop drains (milliseconds, from --drain-timeout).
+  drainTimeout?: number;
 }
+
+/** The exit status of a worker that stopped for a fault (bad input exits 2). */
+export const workerFaultExitCode = 1;
 
 /** Runs a sandbox worker until SIGINT/SIGTERM; running steps are aborted on the way out. */
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
@@ -40,6 +46,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     maxConcurrentContainers: flags.concurrency,
     graceMs: flags.graceMs,
     ...(flags.workflowBundle ? { workflowBundle: { codePath: resolve(flags.workflowBundle) } } : {}),
+    ...(flags.drainTimeout === undefined ? {} : { drainTimeout: flags.drainTimeout }),
   });
   const sweep = worker.startupSweep;
   console.error(
@@ -49,6 +56,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
         : ''),
   );
   const running = worker.run();
+  announceDrain(worker.host, flags.drainTimeout ?? 1000);
   // For supervisors (and the bench): the workers are created and start polling now.
   if (flags.json) {
     const { host, taskQueue, hostQueue, controlQueue } = worker;
@@ -56,6 +64,32 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
       JSON.stringify({ ready: true, pid: process.pid, host, taskQueue, hostQueue, controlQueue, sweep }),
     );
   }
-  await running;
+  try {
+    await running;
+  } catch (error) {
+    if (!(error instanceof WorkerStopped)) throw error;
+    // Half a worker must not stay up: exit for the supervisor to restart us, even when an SDK
+    // worker that failed never lets go of its native handles (seen: its run() never settled).
+    console.error(`temporal-runsc: worker ${worker.host}: ${error.message}`);
+    process.exitCode = workerFaultExitCode;
+    setTimeout(() => process.exit(workerFaultExitCode), 2000).unref();
+    await withTimeout(connection.close(), 1000);
+    return;
+  }
   await connection.close();
+}
+
+/** Says on stderr, once, that a stop signal came and what happens to the running steps. */
+function announceDrain(host: string, drainMs: number): void {
+  const say = (signal: NodeJS.Signals) =>
+    console.error(
+      `worker ${host}: ${signal}: taking no new steps; running steps get up to ${drainMs} ms to finish, then are aborted`,
+    );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, say);
+}
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((done) => (timer = setTimeout(done, ms)))]);
+  clearTimeout(timer);
 }
