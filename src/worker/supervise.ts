@@ -105,13 +105,22 @@ export function superviseWorkers(
   const done = (async () => {
     const pollMs = options.pollMs ?? 250;
     try {
-      let found: string | undefined;
-      while (!(found = fault()) && !outcomes.every(Boolean)) await nap(pollMs, (w) => (wake = w));
+      let found = fault();
+      while (!found && !outcomes.every(Boolean)) {
+        await nap(pollMs, (w) => {
+          wake = w;
+        });
+        found = fault();
+      }
       if (!found) return;
 
       for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       const deadline = Date.now() + options.settleMs;
-      while (!allSettled() && Date.now() < deadline) await nap(pollMs, (w) => (wake = w));
+      while (!allSettled() && Date.now() < deadline) {
+        await nap(pollMs, (w) => {
+          wake = w;
+        });
+      }
       await options.afterFault?.();
       throw new WorkerStopped(
         `${found}; this process no longer serves its host as a whole, so it stopped all its workers (running steps were aborted): restart it`,
