@@ -16,7 +16,7 @@
  * The holder runs in a process group of its own, so a Ctrl-C to the worker's group does not
  * end it (and with it the lock) while the worker drains.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
