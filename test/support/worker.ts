@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { pipelineStatus } from '../../src/client/index.js';
+import { writeWorkflowBundle } from '../../src/worker/bundle.js';
 import {
   createSandboxWorker,
   type SandboxWorker,
@@ -13,6 +14,7 @@ import {
 } from '../../src/worker/index.js';
 import type { StepReport } from '../../workflows/types.js';
 import { testRuntime } from './runtime.js';
+import type { WorkerCliSettings } from './worker-cli.js';
 
 export interface TestCluster {
   client: Client;
@@ -78,4 +80,33 @@ export async function waitForText(path: string, text: string, timeoutMs = 20_000
     if (Date.now() > deadline) throw new Error(`${path} never said ${JSON.stringify(text)}`);
     await sleep(50);
   }
+}
+
+/**
+ * Settings for a CLI worker (test/support/worker-cli.ts) on the suite's dev server, root, rootfs
+ * and a work dir and task queue of its own.
+ */
+export function testWorkerCliSettings(
+  name: string,
+  extra: Partial<WorkerCliSettings> = {},
+): WorkerCliSettings {
+  const taskQueue = `trs-${name}-${randomBytes(4).toString('hex')}`;
+  return {
+    address: inject('temporalAddress'),
+    taskQueue,
+    hostQueue: `${taskQueue}@${name}-host`,
+    host: `${name}-host`,
+    root: inject('runscRoot'),
+    workDir: join(inject('workDir'), taskQueue),
+    rootfs: inject('rootfs'),
+    graceMs: 5000,
+    ...extra,
+  };
+}
+
+/** The workflow code bundled once per test file, so that each CLI worker starts in seconds. */
+export async function testWorkflowBundle(): Promise<string> {
+  const path = join(inject('workDir'), `workflow-bundle-${randomBytes(4).toString('hex')}.js`);
+  await writeWorkflowBundle(path);
+  return path;
 }

@@ -29,6 +29,7 @@ export const workerFaultExitCode = 1;
 /** Runs a sandbox worker until SIGINT/SIGTERM; running steps are aborted on the way out. */
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const { connection, namespace } = await connectWorker(flags);
+  // A worker refused at start (its root in use, say) must not stay up on an open connection.
   const worker = await createSandboxWorker({
     connection,
     namespace,
@@ -47,6 +48,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     graceMs: flags.graceMs,
     ...(flags.workflowBundle ? { workflowBundle: { codePath: resolve(flags.workflowBundle) } } : {}),
     ...(flags.drainTimeout === undefined ? {} : { drainTimeout: flags.drainTimeout }),
+  }).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
   });
   const sweep = worker.startupSweep;
   console.error(
