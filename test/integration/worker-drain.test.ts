@@ -1,11 +1,12 @@
 /**
  * Drain: a CLI worker told to stop (SIGTERM) takes no new steps and lets a running one finish for
  * up to --drain-timeout; without a drain the step is aborted. Real worker processes, dev server
- * and runsc. The step waits for a file the test writes once the worker has announced the stop,
- * so that "finished during the drain" does not hang on timing: no sleep races the signal.
+ * and runsc. The step waits for a file that the test writes after the stop: without a drain,
+ * once the worker has exited; with one, after longer than the default drain and its abort.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipelineResult, startPipeline } from '../../src/client/index.js';
@@ -80,9 +81,10 @@ async function stopMidStep(settings: WorkerCliSettings) {
 
   worker.child.kill('SIGTERM');
   await waitForStderr(worker, 'SIGTERM: taking no new steps');
-  // With a drain the worker waits for the step; without one it aborts it and exits.
-  const drained = settings.drainTimeout !== undefined;
-  if (!drained) await worker.exited;
+  // With a drain the worker waits for the step; without one it aborts it and exits. With one,
+  // the step is let go only after the default drain (1 s) and the abort after it would be over.
+  if (settings.drainTimeout === undefined) await worker.exited;
+  else await sleep(3000);
   const stillUp = worker.child.exitCode === null;
   await writeFile(join(gate, 'go'), '');
   const exit = await worker.exited;
