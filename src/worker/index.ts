@@ -34,6 +34,9 @@ export const workerTuning = {
   },
 } as const;
 
+/** How long a stop lets running steps finish by default: short, a stop must not leave containers. */
+export const defaultDrainTimeoutMs = 1000;
+
 /** Slots of the control queue: abortStep returns at once, so a few serve a cancellation storm. */
 const controlSlots = 16;
 
@@ -113,7 +116,7 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
   const hostQueue = options.hostQueue ?? `${taskQueue}@${host}`;
   const runtime = options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {});
   const live = new LiveContainers();
-  const drainTimeout = options.drainTimeout ?? '1s';
+  const drainTimeout = options.drainTimeout ?? defaultDrainTimeoutMs;
   const graceMs = options.graceMs ?? 2000;
 
   // Before the sweep: the sweep is what two workers on one root would race on.

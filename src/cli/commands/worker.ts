@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { flavorOf } from '../../runtime/args.js';
-import { createSandboxWorker } from '../../worker/index.js';
+import { createSandboxWorker, defaultDrainTimeoutMs } from '../../worker/index.js';
 import { WorkerStopped } from '../../worker/supervise.js';
 import { type ConnectionFlags, connectWorker } from '../connection.js';
 
@@ -60,7 +60,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
         : ''),
   );
   const running = worker.run();
-  announceDrain(worker.host, flags.drainTimeout ?? 1000);
+  announceDrain(worker.host, flags.drainTimeout ?? defaultDrainTimeoutMs);
   // For supervisors (and the bench): the workers are created and start polling now.
   if (flags.json) {
     const { host, taskQueue, hostQueue, controlQueue } = worker;
