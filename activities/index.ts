@@ -11,7 +11,7 @@ import { checkOwnContainer, parseCleanupRequest } from '../src/policy/host-reque
 import { parsePolicy } from '../src/policy/load.js';
 import type { SandboxPolicy, SandboxPolicyInput } from '../src/policy/schema.js';
 import { defaultRootfsDir } from '../src/rootfs.js';
-import { ContainerNotFound, InvalidRuntimeInput } from '../src/runtime/errors.js';
+import { ContainerNotFound, InvalidRuntimeInput, UnsafeStateRoot } from '../src/runtime/errors.js';
 import { Runsc, type RuntimeOptions } from '../src/runtime/index.js';
 import type { ContainerState } from '../src/runtime/types.js';
 import { ValidationError } from '../src/validation.js';
@@ -154,7 +154,12 @@ export async function createActivities(options: SandboxActivityOptions) {
      */
     async cleanupHost(input: Omit<CleanupOptions, 'live'> = {}): Promise<HostCleanupReport> {
       const request = refuseInvalid(() => parseCleanupRequest(input));
-      const report = await cleanupHost(runtime, { ...request, live: deps.live });
+      const report = await cleanupHost(runtime, { ...request, live: deps.live }).catch((error: unknown) => {
+        // The operator's root is refused: no retry can fix that, the operator must.
+        if (error instanceof UnsafeStateRoot)
+          throw ApplicationFailure.nonRetryable(error.message, 'UnsafeStateRoot');
+        throw error;
+      });
       return { ...report, ...(await sweepHostFiles(deps)) };
     },
   };

@@ -6,18 +6,28 @@
 import { resolve } from 'node:path';
 import type { LogLevel } from '@temporalio/worker';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { durationMs } from '../pipeline/duration.js';
 import { writeWorkflowBundle } from '../worker/bundle.js';
 import { defaultTaskQueue } from '../worker/index.js';
 import { type CleanupFlags, cleanupCommand } from './commands/cleanup.js';
 import { type DemoFlags, demoCommand } from './commands/demo.js';
 import { devServerCommand } from './commands/dev-server.js';
 import { cancelCommand, type RunFlags, runCommand, statusCommand } from './commands/pipeline.js';
-import { type WorkerFlags, workerCommand } from './commands/worker.js';
+import { type WorkerFlags, workerCommand, workerFaultExitCode } from './commands/worker.js';
 import type { ConnectionFlags } from './connection.js';
 import { installSdkLogger } from './logging.js';
 
 const defaultRoot = '/run/temporal-runsc';
 const defaultWorkDir = '/var/lib/temporal-runsc';
+
+/** A duration option (`30s`, `5m`, `1h`, or milliseconds), in milliseconds. */
+function duration(value: string): number {
+  const ms = durationMs(/^\d+$/.test(value) ? Number(value) : value);
+  if (ms === undefined || ms < 0) {
+    throw new InvalidArgumentError('must be a duration such as 500ms, 30s, 5m or 1h (or milliseconds)');
+  }
+  return ms;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -82,6 +92,11 @@ withRuntime(
   .option('--host <name>', 'host name in heartbeats and results')
   .option('--grace-ms <ms>', 'how long an aborted step gets between TERM and KILL', positiveInt, 2000)
   .option(
+    '--drain-timeout <duration>',
+    'on SIGTERM/SIGINT, take no new steps and let running ones finish for up to this long (e.g. 10m) before aborting them (default 1s)',
+    duration,
+  )
+  .option(
     '--workflow-bundle <file>',
     'serve this prebuilt workflow code (from `temporal-runsc bundle-workflows`) instead of bundling at start',
   )
@@ -113,6 +128,21 @@ withRuntime(
     new Option('--log-level <level>', 'Temporal SDK log level')
       .choices(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'])
       .default('INFO'),
+  )
+  .addHelpText(
+    'after',
+    `
+Stopping: SIGTERM or SIGINT (Ctrl-C) stops taking new steps; running steps get --drain-timeout
+to finish, then are aborted (TERM, --grace-ms, KILL, confirmed gone), and the worker exits 0.
+runsc runs in process groups of its own, so a Ctrl-C reaches the worker alone. Under systemd,
+use KillMode=mixed and TimeoutStopSec above the drain timeout plus the grace (deploy/).
+
+One worker per --root: the worker holds a lock on its root while it runs, and a second one on
+the same root is refused at start (naming the holder's pid).
+
+If any of its internal workers (shared queue, host queue, control queue) stops or fails on its
+own, the worker stops the others, aborts its running steps and exits ${workerFaultExitCode} for its supervisor
+to restart it. Bad input exits 2.`,
   )
   .action(
     exitWith(async (flags: WorkerFlags & { logLevel: LogLevel }) => {

@@ -3,21 +3,26 @@
  * aborts a container that a live activity attempt owns.
  */
 export class LiveContainers {
-  private readonly ids = new Set<string>();
+  private readonly running = new Set<string>();
 
   add(id: string): void {
-    this.ids.add(id);
+    this.running.add(id);
   }
 
   delete(id: string): void {
-    this.ids.delete(id);
+    this.running.delete(id);
   }
 
   has(id: string): boolean {
-    return this.ids.has(id);
+    return this.running.has(id);
+  }
+
+  /** The ids running now (a copy). */
+  ids(): string[] {
+    return [...this.running];
   }
 
   get size(): number {
-    return this.ids.size;
+    return this.running.size;
   }
 }

@@ -213,6 +213,12 @@ export class Runsc {
       reject: false,
       // The container ends through the runtime (see abort); never let execa signal `run`.
       cleanup: false,
+      // A process group of its own (go-runc's Setpgid; here setsid, which also makes a group):
+      // a signal to the worker's group (Ctrl-C in a terminal) reached `run` and its gofer too,
+      // which ended the container before the worker could abort it with its grace (measured:
+      // a step trapping TERM never ran its trap). The worker alone gets it, and aborts through
+      // the runtime. Pipes, the exit status and reaping are the same for a detached child.
+      detached: true,
     });
     if (child.pid !== undefined) options.onStart?.(child.pid);
 

@@ -2,14 +2,18 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Duration } from '@temporalio/common';
-import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { msToNumber } from '@temporalio/common/lib/time.js';
+import { type NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type SandboxActivityOptions } from '../../activities/index.js';
 import { controlQueueFor } from '../../workflows/control-queue.js';
 import { type CleanupReport, cleanupHost } from '../host/cleanup.js';
 import { LiveContainers } from '../host/live-containers.js';
+import { checkStateRoot } from '../host/state-root.js';
 import { checkRuntimeAllowed } from '../policy/admit.js';
 import { parsePolicy } from '../policy/load.js';
 import { Runsc } from '../runtime/runsc.js';
+import { lockRoot, type RootLock } from './root-lock.js';
+import { superviseWorkers } from './supervise.js';
 
 export const defaultTaskQueue = 'temporal-runsc';
 
@@ -32,6 +36,9 @@ export const workerTuning = {
     defaultHeartbeatThrottleInterval: '2s',
   },
 } as const;
+
+/** How long a stop lets running steps finish by default: short, a stop must not leave containers. */
+export const defaultDrainTimeoutMs = 1000;
 
 /** Slots of the control queue: abortStep returns at once, so a few serve a cancellation storm. */
 const controlSlots = 16;
@@ -56,10 +63,18 @@ export interface SandboxWorkerOptions extends Omit<SandboxActivityOptions, 'host
   /** Sweep this host's leftovers (cleanupHost) before polling. Default true. */
   sweepOnStart?: boolean;
   /**
-   * How long a shutdown lets running steps finish before cancelling them (each cancelled step
-   * is aborted: TERM, grace, KILL). Default 1 s: a worker that stops must not leave containers.
+   * Drain: how long a shutdown (SIGTERM/SIGINT, shutdown()) lets running steps finish before
+   * they are aborted (TERM, grace, KILL, confirmed gone). New steps stop at once. The SDK's
+   * shutdownGraceTime of the host's worker. Default 1 s: a worker that stops must not leave
+   * containers. The same applies when the worker stops for a fault.
    */
-  shutdownGraceTime?: Duration;
+  drainTimeout?: Duration;
+  /**
+   * Hold an exclusive lock on the runtime root while running (default true): a second worker on
+   * the same root is refused at start (RootInUse, naming the holder), since two would sweep and
+   * abort each other's containers. Turn it off only where processes share a root knowingly.
+   */
+  lockRoot?: boolean;
   /** Workflow code to serve, bundled at start; default this package's workflows. */
   workflowsPath?: string;
   /**
@@ -80,7 +95,11 @@ export interface SandboxWorker {
   controlQueue: string;
   /** What the start-up sweep found and did. */
   startupSweep?: CleanupReport;
-  /** Runs the workers until shutdown (SIGINT/SIGTERM, or shutdown()). */
+  /**
+   * Runs the workers until shutdown (SIGINT/SIGTERM, or shutdown()), then drains (drainTimeout).
+   * If any of the three stops or fails on its own, the others are stopped too, running steps are
+   * aborted, and it rejects with WorkerStopped: the process should exit and be restarted.
+   */
   run(): Promise<void>;
   /** Runs the workers until the promise settles, then shuts them down. */
   runUntil<T>(promise: Promise<T>): Promise<T>;
@@ -100,12 +119,54 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
   const hostQueue = options.hostQueue ?? `${taskQueue}@${host}`;
   const runtime = options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {});
   const live = new LiveContainers();
+  const drainTimeout = options.drainTimeout ?? defaultDrainTimeoutMs;
+  const graceMs = options.graceMs ?? 2000;
   // The sandbox policy: a worker it refuses (a bad file, runc without the opt-in) touches nothing.
   const policy = parsePolicy(options.policy);
   checkRuntimeAllowed(runtime, policy);
 
-  const startupSweep = options.sweepOnStart === false ? undefined : await cleanupHost(runtime, { live });
-  const activities = await createActivities({ ...options, host, hostQueue, runtime, live, policy });
+  // A root that is not a runtime state directory is refused before the lock creates it.
+  await checkStateRoot(runtime.stateRoot, runtime.flavor);
+  // Before the sweep: the sweep is what two workers on one root would race on.
+  const lock = options.lockRoot === false ? undefined : await lockRoot(runtime.stateRoot);
+  try {
+    const startupSweep = options.sweepOnStart === false ? undefined : await cleanupHost(runtime, { live });
+    const activities = await createActivities({ ...options, host, hostQueue, runtime, live, policy });
+    return await createWorkers(options, {
+      host,
+      taskQueue,
+      hostQueue,
+      runtime,
+      live,
+      activities,
+      lock,
+      startupSweep,
+      drainTimeout,
+      graceMs,
+    });
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
+
+async function createWorkers(
+  options: SandboxWorkerOptions,
+  made: {
+    host: string;
+    taskQueue: string;
+    hostQueue: string;
+    runtime: Runsc;
+    live: LiveContainers;
+    activities: Awaited<ReturnType<typeof createActivities>>;
+    lock: RootLock | undefined;
+    startupSweep: CleanupReport | undefined;
+    drainTimeout: Duration;
+    graceMs: number;
+  },
+): Promise<SandboxWorker> {
+  const { host, taskQueue, hostQueue, runtime, live, activities, lock, startupSweep, drainTimeout, graceMs } =
+    made;
 
   const shared = await Worker.create({
     connection: options.connection,
@@ -123,7 +184,9 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentContainers ?? 8,
     ...workerTuning.host,
-    shutdownGraceTime: options.shutdownGraceTime ?? '1s',
+    // The drain: Worker.shutdown() stops polling at once, and running activities are cancelled
+    // (each step aborted) only after this long; a step that ends sooner reports its result.
+    shutdownGraceTime: drainTimeout,
   });
   const controlQueue = controlQueueFor(hostQueue);
   const controlWorker = await Worker.create({
@@ -136,11 +199,33 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     shutdownGraceTime: '1s',
   });
 
-  const workers = [shared, hostWorker, controlWorker];
-  const shutdown = () => {
-    for (const worker of workers) {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+  const workers = [
+    { queue: taskQueue, worker: shared },
+    { queue: hostQueue, worker: hostWorker },
+    { queue: controlQueue, worker: controlWorker },
+  ];
+  let supervision: ReturnType<typeof superviseWorkers> | undefined;
+  const run = async () => {
+    if (supervision) throw new Error('the sandbox worker runs already (run() or runUntil() was called)');
+    supervision = superviseWorkers(workers, {
+      // The host's drain, then the abort of what was still running (TERM, grace, KILL, confirm).
+      settleMs: msToNumber(drainTimeout) + graceMs + 10_000,
+      // Containers whose activity never got its cancellation (its SDK worker failed outright).
+      afterFault: async () => {
+        await Promise.all(live.ids().map((id) => runtime.abort(id, { graceMs }).catch(() => undefined)));
+      },
+      shutdownSignals: Runtime.instance().options.shutdownSignals,
+      ...(lock ? { lost: lock.lost } : {}),
+    });
+    try {
+      await supervision.done;
+    } finally {
+      await lock?.release();
     }
+  };
+  const shutdown = () => {
+    if (supervision) supervision.shutdown();
+    else for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   };
   return {
     host,
@@ -148,13 +233,11 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
     hostQueue,
     controlQueue,
     startupSweep,
-    run: async () => {
-      await Promise.all(workers.map((w) => w.run()));
-    },
+    run,
     runUntil: async <T>(promise: Promise<T>) => {
-      const running = Promise.all(workers.map((w) => w.run()));
+      const running = run();
       try {
-        // A worker that dies (a lost connection, say) ends the wait too, with its error.
+        // A worker that dies (a lost namespace, say) ends the wait too, with its error.
         return await Promise.race([promise, running.then(() => promise)]);
       } finally {
         shutdown();

@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import type { CleanupReport } from '../../src/host/cleanup.js';
 import { runtimeUnderTest } from './runsc-builds.js';
 
@@ -31,6 +32,10 @@ export interface WorkerCliSettings {
   runtimeCommand?: string;
   /** Host paths steps may bind read-write (the sandbox policy's `--allow-mount-rw`). */
   allowMountRw?: string[];
+  /** The Temporal namespace; default the CLI's (`default`). */
+  namespace?: string;
+  /** `--drain-timeout`: how long running steps may finish after SIGTERM; default the CLI's. */
+  drainTimeout?: string;
 }
 
 /** What the CLI prints on stdout, as one line, once the worker polls. */
@@ -67,6 +72,8 @@ export function workerCliArgs(settings: WorkerCliSettings): string[] {
     ...(settings.maxContainers === undefined ? [] : [`--concurrency=${settings.maxContainers}`]),
     ...(settings.workflowBundlePath ? [`--workflow-bundle=${settings.workflowBundlePath}`] : []),
     ...(settings.allowMountRw ?? []).map((path) => `--allow-mount-rw=${path}`),
+    ...(settings.namespace ? [`--namespace=${settings.namespace}`] : []),
+    ...(settings.drainTimeout ? [`--drain-timeout=${settings.drainTimeout}`] : []),
   ];
 }
 
@@ -125,4 +132,62 @@ export function readyLine(
       );
     }
   });
+}
+
+export interface WorkerCliProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Everything the process wrote on stderr so far. */
+  stderr(): string;
+  /** Resolves when the process has exited, with how. */
+  exited: Promise<{ exitCode?: number; signal?: string }>;
+}
+
+/**
+ * Starts `temporal-runsc worker` from source, as a user runs it; resolves with its ready line
+ * (rejects, having ended it, when it exits first). `detached`: the worker leads a process group
+ * of its own, as a shell's foreground job does, so a test can signal the whole group the way a
+ * terminal's Ctrl-C does. The caller ends the process.
+ */
+export async function startWorkerCli(
+  settings: WorkerCliSettings,
+  options: { detached?: boolean; what?: string } = {},
+): Promise<WorkerCliProcess & { ready: WorkerReadyLine }> {
+  const process = spawnWorkerCli(settings, options);
+  try {
+    const ready = await readyLine(process.child, {
+      what: options.what ?? 'the worker process',
+      timeoutMs: 90_000,
+    });
+    return { ...process, ready };
+  } catch (error) {
+    process.child.kill('SIGKILL');
+    await process.exited;
+    throw new Error(`${(error as Error).message}; its stderr: ${process.stderr().slice(-2000)}`);
+  }
+}
+
+/** Starts `temporal-runsc worker` from source without waiting for it (see startWorkerCli). */
+export function spawnWorkerCli(
+  settings: WorkerCliSettings,
+  options: { detached?: boolean } = {},
+): WorkerCliProcess {
+  const child = execa(globalThis.process.execPath, sourceWorkerNodeArgs(settings), {
+    cwd: repoRoot,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    reject: false,
+    buffer: false,
+    // We end it ourselves, with the signal each test needs.
+    cleanup: false,
+    detached: options.detached ?? false,
+  });
+  if (child.pid === undefined) throw new Error('cannot start a worker process');
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-64 * 1024);
+  });
+  const exited = child.then((result) => ({ exitCode: result.exitCode, signal: result.signal }));
+  return { child, pid: child.pid, stderr: () => stderr, exited };
 }

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { loadPolicy } from '../../policy/load.js';
 import type { NetworkMode } from '../../policy/schema.js';
 import { flavorOf } from '../../runtime/args.js';
-import { createSandboxWorker } from '../../worker/index.js';
+import { createSandboxWorker, defaultDrainTimeoutMs } from '../../worker/index.js';
+import { WorkerStopped } from '../../worker/supervise.js';
 import { type ConnectionFlags, connectWorker } from '../connection.js';
 
 export interface WorkerFlags extends ConnectionFlags {
@@ -27,7 +28,12 @@ export interface WorkerFlags extends ConnectionFlags {
   allowNetwork?: NetworkMode[];
   secretsDir?: string;
   allowWeakRuntime?: boolean;
+  // Lifecycle: how a stop drains (milliseconds, from --drain-timeout).
+  drainTimeout?: number;
 }
+
+/** The exit status of a worker that stopped for a fault (bad input exits 2). */
+export const workerFaultExitCode = 1;
 
 /** Runs a sandbox worker until SIGINT/SIGTERM; running steps are aborted on the way out. */
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
@@ -40,6 +46,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     allowWeakRuntime: flags.allowWeakRuntime,
   });
   const { connection, namespace } = await connectWorker(flags);
+  // A worker refused at start (its root in use, say) must not stay up on an open connection.
   const worker = await createSandboxWorker({
     connection,
     namespace,
@@ -58,6 +65,10 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     graceMs: flags.graceMs,
     policy,
     ...(flags.workflowBundle ? { workflowBundle: { codePath: resolve(flags.workflowBundle) } } : {}),
+    ...(flags.drainTimeout === undefined ? {} : { drainTimeout: flags.drainTimeout }),
+  }).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
   });
   const sweep = worker.startupSweep;
   console.error(
@@ -67,6 +78,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
         : ''),
   );
   const running = worker.run();
+  announceDrain(worker.host, flags.drainTimeout ?? defaultDrainTimeoutMs);
   // For supervisors (and the bench): the workers are created and start polling now.
   if (flags.json) {
     const { host, taskQueue, hostQueue, controlQueue } = worker;
@@ -74,6 +86,32 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
       JSON.stringify({ ready: true, pid: process.pid, host, taskQueue, hostQueue, controlQueue, sweep }),
     );
   }
-  await running;
+  try {
+    await running;
+  } catch (error) {
+    if (!(error instanceof WorkerStopped)) throw error;
+    // Half a worker must not stay up: exit for the supervisor to restart us, even when an SDK
+    // worker that failed never lets go of its native handles (seen: its run() never settled).
+    console.error(`temporal-runsc: worker ${worker.host}: ${error.message}`);
+    process.exitCode = workerFaultExitCode;
+    setTimeout(() => process.exit(workerFaultExitCode), 2000).unref();
+    await withTimeout(connection.close(), 1000);
+    return;
+  }
   await connection.close();
+}
+
+/** Says on stderr, once, that a stop signal came and what happens to the running steps. */
+function announceDrain(host: string, drainMs: number): void {
+  const say = (signal: NodeJS.Signals) =>
+    console.error(
+      `worker ${host}: ${signal}: taking no new steps; running steps get up to ${drainMs} ms to finish, then are aborted`,
+    );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, say);
+}
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((done) => (timer = setTimeout(done, ms)))]);
+  clearTimeout(timer);
 }
