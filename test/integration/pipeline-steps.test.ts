@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cancelPipeline, pipelineResult, pipelineStatus, startPipeline } from '../../src/client/index.js';
+import { cancelPipeline, pipelineResult, startPipeline } from '../../src/client/index.js';
 import { processesOfRoot } from '../../src/host/processes.js';
-import type { PipelineInput, StepReport } from '../../workflows/types.js';
+import type { PipelineInput } from '../../workflows/types.js';
 import { testRuntime } from '../support/runtime.js';
-import { startTestCluster, type TestCluster } from '../support/worker.js';
+import { startTestCluster, type TestCluster, waitForRunningStep } from '../support/worker.js';
 import { readyLine, repoRoot, sourceWorkerNodeArgs } from '../support/worker-cli.js';
 
 const runtime = testRuntime();
@@ -31,20 +31,6 @@ function pipeline(steps: PipelineInput['steps'], extra: Partial<PipelineInput> =
 
 async function start(input: PipelineInput) {
   return startPipeline(cluster.client, input, { taskQueue: cluster.taskQueue });
-}
-
-async function waitForRunningStep(
-  handle: Awaited<ReturnType<typeof start>>,
-  name: string,
-  timeoutMs = 20_000,
-): Promise<StepReport> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const step = (await pipelineStatus(handle)).steps.find((s) => s.name === name);
-    if (step?.status === 'running' && step.pid && step.containerId) return step;
-    if (Date.now() > deadline) throw new Error(`step ${name} never ran: ${JSON.stringify(step)}`);
-    await sleep(50);
-  }
 }
 
 async function waitForContainerStatus(id: string, status: string): Promise<void> {

@@ -20,23 +20,17 @@ import type {
 import type { SandboxPolicyInput } from '../../src/policy/schema.js';
 import { type ContainerState, makeContainerId, Runsc } from '../../src/runtime/index.js';
 import { testActivities } from '../support/activities.js';
+import { runscBuilds, runtimeUnderTestLabel } from '../support/runsc-builds.js';
 import { testBundle, testRuntime, uniqueId, waitForStatus } from '../support/runtime.js';
 import { repoRoot } from '../support/worker-cli.js';
 
 const runtime = testRuntime();
-/** The current gVisor build, beside Debian's 2022 one (DESIGN.md): both must enforce limits. */
-const currentRunsc = '/tmp/runsc-cur/runsc';
-const builds = [
-  { name: 'runsc 2022 (ptrace)', runtime },
-  ...(existsSync(currentRunsc)
-    ? [
-        {
-          name: 'current runsc (systrap)',
-          runtime: new Runsc({ command: currentRunsc, root: inject('runscRoot'), network: 'none' }),
-        },
-      ]
-    : []),
-];
+/** The current gVisor build by path: the one that can give a step a network of its own. */
+const currentRunsc = new Runsc({
+  command: runscBuilds().current,
+  root: inject('runscRoot'),
+  network: 'none',
+});
 
 const activitiesWorkDir = join(inject('workDir'), 'activities');
 
@@ -131,20 +125,17 @@ describe('a worker with no policy', () => {
     expect(error.message).toMatch(/rootfs: \/ is not an allowed root filesystem \(policy\.rootfs: none/);
     await expectNothingStarted(containerId);
   });
-
-  for (const build of builds) {
-    it(`runs a step that gives no limits with pids.max 256 and a 512 MiB memory limit (${build.name})`, async () => {
-      const activities = await testActivities({ runtime: build.runtime });
-      const { run, heartbeats } = environment();
-      const running = run(activities, { step: 'unlimited', args: ['/bin/sleep', '3'] });
-      const beat = await waitFor('a heartbeat', async () => heartbeats.find((h) => h.pid !== undefined));
-      const pids = await cgroupValue(beat.containerId, ['pids', 'pids.max'], 'pids.max');
-      const memory = await cgroupValue(beat.containerId, ['memory', 'memory.limit_in_bytes'], 'memory.max');
-      const result = await running;
-      expect(result.exitCode).toBe(0);
-      expect({ pids, memory }).toEqual({ pids: '256', memory: String(512 * 1024 * 1024) });
-    });
-  }
+  it(`runs a step that gives no limits with pids.max 256 and a 512 MiB memory limit (${runtimeUnderTestLabel()})`, async () => {
+    const activities = await testActivities({ runtime });
+    const { run, heartbeats } = environment();
+    const running = run(activities, { step: 'unlimited', args: ['/bin/sleep', '3'] });
+    const beat = await waitFor('a heartbeat', async () => heartbeats.find((h) => h.pid !== undefined));
+    const pids = await cgroupValue(beat.containerId, ['pids', 'pids.max'], 'pids.max');
+    const memory = await cgroupValue(beat.containerId, ['memory', 'memory.limit_in_bytes'], 'memory.max');
+    const result = await running;
+    expect(result.exitCode).toBe(0);
+    expect({ pids, memory }).toEqual({ pids: '256', memory: String(512 * 1024 * 1024) });
+  });
 
   it('refuses network: sandbox, and runs it on a worker whose policy allows it', async () => {
     const { error, containerId } = await refused(await testActivities(), {
@@ -158,8 +149,7 @@ describe('a worker with no policy', () => {
 
     // The 2022 build refuses `sandbox` in the host's network namespace (NOTES-policy.md); the
     // current one gives the step gVisor's netstack in a namespace of its own.
-    const current = builds.at(-1)?.runtime ?? runtime;
-    const allowed = await testActivities({ runtime: current, policy: { network: ['none', 'sandbox'] } });
+    const allowed = await testActivities({ runtime: currentRunsc, policy: { network: ['none', 'sandbox'] } });
     const { run, heartbeats } = environment();
     const running = run(allowed, {
       step: 'net',

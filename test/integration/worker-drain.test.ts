@@ -56,10 +56,28 @@ async function waitForStderr(worker: WorkerCliProcess, text: string): Promise<vo
 }
 
 /** Starts the gated step, stops the worker mid-step, lets the step go; returns the result. */
-async function stopMidStep(settings: WorkerCliSettings) {
-  const gate = join(settings.workDir, 'gate');
+async function stopMidStep(unguarded: WorkerCliSettings) {
+  // Beside the worker's work dir (the policy never lets a step mount that), allowed for it.
+  const gate = `${unguarded.workDir}-gate`;
   await mkdir(gate, { recursive: true });
+  const settings = { ...unguarded, allowMountRw: [gate] };
   const worker = await start(settings, 'the draining worker');
+  try {
+    return await stopRunningStep(settings, worker, gate);
+  } finally {
+    // A test that failed half-way still stops its worker, which aborts what it runs.
+    if (worker.child.exitCode === null) {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+    }
+  }
+}
+
+async function stopRunningStep(
+  settings: WorkerCliSettings,
+  worker: Awaited<ReturnType<typeof start>>,
+  gate: string,
+) {
   const handle = await startPipeline(
     client,
     {

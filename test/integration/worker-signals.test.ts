@@ -1,9 +1,3 @@
-/**
- * A terminal's Ctrl-C signals the worker's whole process group. The worker, a real CLI process
- * on the real dev server and runsc, must be the only one that gets it: it then aborts its step
- * through the runtime, with the step's grace, so a step that traps TERM runs its trap.
- */
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -11,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startPipeline } from '../../src/client/index.js';
 import { processesOfRoot } from '../../src/host/processes.js';
 import { testRuntime } from '../support/runtime.js';
-import { waitForRunningStep, waitForText } from '../support/worker.js';
-import { startWorkerCli, type WorkerCliSettings } from '../support/worker-cli.js';
+import { testWorkerCliSettings, waitForRunningStep, waitForText } from '../support/worker.js';
+import { startWorkerCli } from '../support/worker-cli.js';
 
 const runtime = testRuntime();
 let connection: Connection;
@@ -27,23 +21,9 @@ afterAll(async () => {
   await connection?.close();
 });
 
-function settings(name: string): WorkerCliSettings {
-  const taskQueue = `trs-${name}-${randomBytes(4).toString('hex')}`;
-  return {
-    address: inject('temporalAddress'),
-    taskQueue,
-    hostQueue: `${taskQueue}@${name}-host`,
-    host: `${name}-host`,
-    root: inject('runscRoot'),
-    workDir: join(inject('workDir'), taskQueue),
-    rootfs: inject('rootfs'),
-    graceMs: 5000,
-  };
-}
-
 describe('SIGINT to the worker process group (Ctrl-C)', () => {
   it('reaches the worker alone: the step is aborted with TERM, its trap runs, nothing is left', async () => {
-    const own = settings('sigint');
+    const own = testWorkerCliSettings('sigint');
     // Detached: the worker leads its own process group, as a shell's foreground job does.
     const worker = await startWorkerCli(own, { detached: true, what: 'the sigint worker' });
     let handle: Awaited<ReturnType<typeof startPipeline>> | undefined;
