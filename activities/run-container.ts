@@ -11,7 +11,7 @@ import { type ContainerIdParts, makeContainerId } from '../src/runtime/container
 import { RuntimeError } from '../src/runtime/errors.js';
 import type { RunResult } from '../src/runtime/runsc.js';
 import { runtimePlatform } from '../src/runtime/version.js';
-import { maskRunResult } from '../src/secrets/mask.js';
+import { maskRunResult, maskSecrets } from '../src/secrets/mask.js';
 import { ValidationError } from '../src/validation.js';
 import { AttemptWorkspace, WorkspaceError } from '../src/workspace/index.js';
 import type { ActivityDeps } from './deps.js';
@@ -129,7 +129,7 @@ export async function runContainer(
   if (run.runtimeError) {
     throw ApplicationFailure.create({
       type: 'RuntimeError',
-      message: `${input.step}: the runtime failed: ${run.runtimeError}`,
+      message: `${input.step}: the runtime failed: ${maskSecrets(run.runtimeError, admitted.maskValues)}`,
       details: [result],
     });
   }
@@ -172,9 +172,12 @@ async function runInWorkspace(
       cgroupsPath: `/temporal-runsc/${containerId}`,
     });
   } catch (error) {
+    // A half-written config.json may hold secrets already.
+    await removeBundle(workspace, context);
     throw invalidStep(error);
   }
-  const log = await workspace.openLog().catch((error: unknown) => {
+  const log = await workspace.openLog().catch(async (error: unknown) => {
+    await removeBundle(workspace, context);
     throw workspaceFailure(input.step, containerId, deps.host, error);
   });
   const stdout = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log });
@@ -219,17 +222,21 @@ async function runInWorkspace(
     });
   } catch (error) {
     if (error instanceof RuntimeError) {
+      // runsc's words may quote the spec (its env, secrets included): masked like the output.
       throw ApplicationFailure.create({
         type: 'RuntimeError',
-        message: `${input.step}: ${error.name}: ${error.message}`,
-        details: [{ containerId, host: deps.host, stderr: error.stderr.slice(-2000) }],
+        message: `${input.step}: ${error.name}: ${maskSecrets(error.message, maskValues)}`,
+        details: [
+          { containerId, host: deps.host, stderr: maskSecrets(error.stderr, maskValues).slice(-2000) },
+        ],
       });
     }
     throw error;
   } finally {
     clearInterval(timer);
-    // config.json holds the step's environment: gone as soon as the sandbox is.
-    await rm(workspace.bundleDir, { recursive: true, force: true });
+    // config.json holds the step's environment: gone as soon as the sandbox is. A failed removal
+    // must neither skip closing the log nor hide the run's own error (dispose tries again).
+    await removeBundle(workspace, context);
     await Promise.all([stdout.flush(), stderr.flush()]);
     logSummary = await log.close();
   }
@@ -256,6 +263,16 @@ async function runInWorkspace(
     await workspace.readResult('result.json', deps.resultFileMaxBytes, resultFileInContainer),
   );
   return { run, result };
+}
+
+/** Removes the attempt's bundle (its config.json holds the step's env); logs, never throws. */
+async function removeBundle(workspace: AttemptWorkspace, context: Context): Promise<void> {
+  await rm(workspace.bundleDir, { recursive: true, force: true }).catch((error: Error) => {
+    context.log.error('cannot remove the bundle; the workspace dispose tries again', {
+      containerId: workspace.containerId,
+      error: error.message,
+    });
+  });
 }
 
 /** The workspace could not be made (a planted path, a failed mount): retryable, nothing ran. */

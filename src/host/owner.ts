@@ -1,6 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive } from './processes.js';
+import { readRegularFile } from './read-regular-file.js';
+
+/** Larger than any bundle this worker writes (its env is bounded by the secrets' and input's caps). */
+const configMaxBytes = 4 * 1024 * 1024;
 
 /** The bundle annotation that says which worker process created a container. */
 export const ownerAnnotation = 'dev.temporal-runsc.owner';
@@ -19,7 +23,10 @@ export async function currentOwner(host: string): Promise<ContainerOwner> {
 /** Reads the owner annotation from a container's bundle (`state` gives the bundle folder). */
 export async function ownerOfBundle(bundle: string): Promise<ContainerOwner | undefined> {
   try {
-    const config = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
+    // The bundle path comes from `state`, and the id from a workflow: read as hostile (no link,
+    // no FIFO, bounded), as a planted config.json must not block, redirect or exhaust the worker.
+    const { bytes } = await readRegularFile(join(bundle, 'config.json'), { maxBytes: configMaxBytes });
+    const config = JSON.parse(bytes.toString('utf8')) as {
       annotations?: Record<string, string>;
     };
     const raw = config.annotations?.[ownerAnnotation];

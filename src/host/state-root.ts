@@ -7,9 +7,9 @@
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize } from 'node:path';
-import { execa } from 'execa';
 import type { RuntimeFlavor } from '../runtime/args.js';
 import { UnsafeStateRoot } from '../runtime/errors.js';
+import { unmountAll } from '../workspace/mounts.js';
 
 /**
  * One entry of a state root, by name:
@@ -113,16 +113,6 @@ async function homeFolders(): Promise<Set<string>> {
   return homes;
 }
 
-/** True while `path` is a mount point in this process's mount namespace. */
-export async function isMountPoint(path: string): Promise<boolean> {
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
-  return mountinfo.split('\n').some((line) => unescapeMountPath(line.split(' ')[4] ?? '') === path);
-}
-
-function unescapeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-}
-
 /**
  * Unmounts current runsc's `null-netns` and removes the file, as runsc's own
  * specutils.UnmountNullNetNS does: `umount -l` until it is no longer a mount point (it can be
@@ -130,14 +120,6 @@ function unescapeMountPath(field: string): string {
  */
 export async function removeNullNetns(root: string): Promise<void> {
   const path = join(root, nullNetnsName);
-  for (let round = 0; round < 16 && (await isMountPoint(path)); round++) {
-    const result = await execa('umount', ['-l', path], { reject: false, stdin: 'ignore' });
-    if (result.exitCode !== 0 && (await isMountPoint(path))) {
-      throw new Error(
-        `umount -l ${path} failed: ${String(result.stderr).trim() || `exit ${result.exitCode}`}`,
-      );
-    }
-  }
-  if (await isMountPoint(path)) throw new Error(`${path} is still mounted after 16 unmounts`);
+  await unmountAll(path);
   await rm(path, { force: true });
 }

@@ -257,6 +257,14 @@ export class PolicyGate {
     const maskValues: string[] = [];
     const wanted = secretVariables(input.secrets);
     if (wanted.length === 0) return { env, maskValues };
+    // runsc's debug log records the spec it runs, env included: a value would be written there.
+    if (this.runtime.options.debugLog) {
+      refuse(
+        'secrets',
+        `the worker's runtime debug log would record them (${this.runtime.options.debugLog}): run steps that name secrets on a worker whose runtime has no debugLog`,
+      );
+      return { env, maskValues };
+    }
     const { allow } = this.policy.secrets;
     for (const [variable, name] of wanted) {
       const field = `secrets.${variable}`;

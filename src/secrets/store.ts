@@ -5,10 +5,10 @@
  * the worker runs as root, so a link, a FIFO, a device or a huge file must not make it read
  * something else, block, or run out of memory.
  */
-import { constants } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { secretNamePattern } from '../bundle/spec.js';
+import { RegularFileError, readRegularFile } from '../host/read-regular-file.js';
 
 /** Largest secret value read. */
 export const secretMaxBytes = 64 * 1024;
@@ -36,7 +36,7 @@ export class SecretStore {
     if (info.uid !== 0 && info.uid !== owner) {
       throw new SecretError(`the secret store ${this.dir} is owned by uid ${info.uid}: chown it to root`);
     }
-    if ((info.mode & 0o007) !== 0 || (info.mode & 0o020) !== 0) {
+    if ((info.mode & 0o077) !== 0) {
       throw new SecretError(
         `the secret store ${this.dir} has mode ${(info.mode & 0o777).toString(8)}: others may read or add secrets; chmod 700 it`,
       );
@@ -50,33 +50,38 @@ export class SecretStore {
     }
     await this.checkDir();
     const path = join(this.dir, name);
-    // O_NOFOLLOW: a link is refused, not followed; O_NONBLOCK: a FIFO cannot stall the open.
-    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
-      (error: NodeJS.ErrnoException) => {
-        throw new SecretError(
-          error.code === 'ENOENT'
-            ? `secret ${name} is not in the worker's store (${this.dir}): ask the operator to add it`
-            : `secret ${name} cannot be read from the worker's store (${error.code}): it must be a regular file`,
-        );
-      },
-    );
+    let read: Awaited<ReturnType<typeof readRegularFile>>;
     try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new SecretError(`secret ${name} is not a regular file in the worker's store`);
-      if (info.size > secretMaxBytes) {
-        throw new SecretError(`secret ${name} is ${info.size} bytes; the limit is ${secretMaxBytes}`);
-      }
-      // Read at most the cap plus one byte: a file that grows meanwhile cannot make us read more.
-      const buffer = Buffer.alloc(secretMaxBytes + 1);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      if (bytesRead > secretMaxBytes)
-        throw new SecretError(`secret ${name} is larger than ${secretMaxBytes} bytes`);
-      return buffer
-        .subarray(0, bytesRead)
-        .toString('utf8')
-        .replace(/\r?\n$/, '');
-    } finally {
-      await handle.close();
+      read = await readRegularFile(path, { maxBytes: secretMaxBytes });
+    } catch (error) {
+      throw new SecretError(storeProblem(name, this.dir, error));
     }
+    // A value others could read has leaked already, or may: refused, so the operator fixes it.
+    if ((read.stats.mode & 0o066) !== 0) {
+      throw new SecretError(
+        `secret ${name} has mode ${(read.stats.mode & 0o777).toString(8)}: group or others may read or change it; chmod 600 it`,
+      );
+    }
+    return read.bytes.toString('utf8').replace(/\r?\n$/, '');
+  }
+}
+
+/** A refused read, worded for the operator: names the secret, never any of its content. */
+function storeProblem(name: string, dir: string, error: unknown): string {
+  if (!(error instanceof RegularFileError)) throw error;
+  const { problem } = error;
+  switch (problem.kind) {
+    case 'open':
+      return problem.code === 'ENOENT'
+        ? `secret ${name} is not in the worker's store (${dir}): ask the operator to add it`
+        : `secret ${name} cannot be read from the worker's store (${problem.code}): it must be a regular file`;
+    case 'not-regular':
+      return `secret ${name} is not a regular file in the worker's store`;
+    case 'too-big':
+      return problem.size !== undefined
+        ? `secret ${name} is ${problem.size} bytes; the limit is ${secretMaxBytes}`
+        : `secret ${name} is larger than ${secretMaxBytes} bytes`;
+    case 'read':
+      return `secret ${name} cannot be read from the worker's store (${problem.code})`;
   }
 }

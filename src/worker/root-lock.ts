@@ -17,7 +17,8 @@
  * end it (and with it the lock) while the worker drains.
  */
 import { spawn } from 'node:child_process';
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { chmod, lstat, mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 /** The lock holder's exit status when the root is locked already (flock's --conflict-exit-code). */
@@ -48,6 +49,8 @@ export interface RootLock {
 /** Takes the root's lock, creating the directory if needed; RootInUse when another holds it. */
 export async function lockRoot(rootPath: string, options: { flock?: string } = {}): Promise<RootLock> {
   const root = resolve(rootPath);
+  // runsc's `<id>_sandbox:<id>.state` files hold each container's whole spec, env and secrets
+  // included, readable by group (0640): the root itself is what keeps them to root.
   await mkdir(root, { recursive: true, mode: 0o700 });
   const stat = await lstat(root);
   if (!stat.isDirectory()) {
@@ -55,6 +58,7 @@ export async function lockRoot(rootPath: string, options: { flock?: string } = {
       `runtime root ${root} is not a directory (a symlink or a file): point --root at a directory`,
     );
   }
+  await closeRoot(root, stat);
   const child = spawn(
     options.flock ?? 'flock',
     ['--nonblock', `--conflict-exit-code=${conflictExitCode}`, '--no-fork', root, 'cat'],
@@ -129,6 +133,19 @@ export async function lockRoot(rootPath: string, options: { flock?: string } = {
       await exited;
     },
   };
+}
+
+/**
+ * Tightens a root open to group or others to 0700 (runsc makes a missing root 0711, and an
+ * operator's mkdir 0755): nothing but root needs to enter it. One owned by another user is
+ * refused: its owner could swap what the worker reads there.
+ */
+async function closeRoot(root: string, stat: Stats): Promise<void> {
+  const uid = process.getuid?.() ?? 0;
+  if (stat.uid !== uid) {
+    throw new Error(`runtime root ${root} is owned by uid ${stat.uid}, not this worker's (${uid}): chown it`);
+  }
+  if ((stat.mode & 0o077) !== 0) await chmod(root, 0o700);
 }
 
 /**

@@ -106,18 +106,30 @@ export class AttemptWorkspace {
   }
 
   /**
-   * Unmounts `/out` (lazily if busy) and removes the run folder, bundle included. Removal never
-   * follows a link a step left in `/out`. Idempotent; the log stays.
+   * Removes the bundle first (its config.json holds the step's env, secrets included), whatever
+   * else fails; then unmounts `/out` (lazily if busy) and removes the run folder. Removal never
+   * follows a link a step left in `/out`. A step that fails does not stop the next; all failures
+   * are reported together, and what is left is the sweep's. Idempotent; the log stays.
    */
   async dispose(): Promise<void> {
     if (this.disposed) return;
+    const problems: string[] = [];
+    await rm(this.bundleDir, { recursive: true, force: true }).catch((error: Error) => {
+      problems.push(`cannot remove the bundle ${this.bundleDir}: ${error.message}`);
+    });
     if (this.mounted) {
-      if (!(await unmount(this.outDir))) {
-        throw new WorkspaceError(`cannot unmount ${this.outDir}: the run folder is left for the sweep`);
-      }
-      this.mounted = false;
+      if (await unmount(this.outDir).catch(() => false)) this.mounted = false;
+      else problems.push(`cannot unmount ${this.outDir}`);
     }
-    await rm(this.runDir, { recursive: true, force: true });
+    // Never rm through a tmpfs still mounted: the run folder waits for the sweep.
+    if (!this.mounted) {
+      await rm(this.runDir, { recursive: true, force: true }).catch((error: Error) => {
+        problems.push(`cannot remove ${this.runDir}: ${error.message}`);
+      });
+    }
+    if (problems.length > 0) {
+      throw new WorkspaceError(`${problems.join('; ')}: the run folder is left for the sweep`);
+    }
     this.disposed = true;
   }
 }

@@ -1,7 +1,7 @@
-import { constants } from 'node:fs';
-import { lstat, open, readdir, rm } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ContainerOwner, ownerAlive } from '../host/owner.js';
+import { readRegularFile } from '../host/read-regular-file.js';
 import { ownerFileName, runsDir } from './attempt-workspace.js';
 import { isMountPoint, unmount } from './mounts.js';
 
@@ -13,12 +13,14 @@ export interface WorkspaceSweepReport {
 
 /** A folder with no owner record is left this long (its worker may be writing the record). */
 const unownedMinAgeMs = 60_000;
+const ownerRecordMaxBytes = 4096;
 const validName = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /**
  * Removes attempt workspaces that no live worker owns: a worker that crashed left its run
  * folders (a bundle whose config.json may hold secrets, and `/out` still mounted). Skips ids
- * in `inUse` and any folder whose recorded owner process is still alive, this one included;
+ * in `inUse` and any folder whose recorded owner process is still alive, except this process's
+ * own folders when `inUse` is given (one not in use is a leftover of a failed dispose);
  * unmounts before removing, and removal never follows a link.
  */
 export async function sweepWorkspaces(
@@ -39,7 +41,12 @@ export async function sweepWorkspaces(
     const runDir = join(dir, entry.name);
     try {
       const owner = await readOwner(join(runDir, ownerFileName));
-      if (owner ? await ownerAlive(owner) : now - (await lstat(runDir)).mtimeMs < unownedMinAgeMs) continue;
+      if (
+        owner
+          ? await ownedElsewhereOrLive(owner, options.inUse)
+          : now - (await lstat(runDir)).mtimeMs < unownedMinAgeMs
+      )
+        continue;
       const outDir = join(runDir, 'out');
       if ((await isMountPoint(outDir)) && !(await unmount(outDir))) {
         report.problems.push(`${outDir}: still mounted after a lazy unmount`);
@@ -54,15 +61,24 @@ export async function sweepWorkspaces(
   return report;
 }
 
+/**
+ * Whether a folder with a live owner must be left. Another live process's folder is always
+ * left; one of this process is a leftover (a failed dispose, its bundle maybe still there) once
+ * its container is no longer in use, which only a caller that passes `inUse` can tell.
+ */
+async function ownedElsewhereOrLive(
+  owner: ContainerOwner,
+  inUse: ((containerId: string) => boolean) | undefined,
+): Promise<boolean> {
+  if (!(await ownerAlive(owner))) return false;
+  return owner.pid !== process.pid || inUse === undefined;
+}
+
+/** An owner record is a few dozen bytes; anything else (a link, a FIFO, a huge file) is no owner. */
 async function readOwner(path: string): Promise<ContainerOwner | undefined> {
   try {
-    const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    try {
-      if (!(await file.stat()).isFile()) return undefined;
-      return JSON.parse(await file.readFile('utf8')) as ContainerOwner;
-    } finally {
-      await file.close();
-    }
+    const { bytes } = await readRegularFile(path, { maxBytes: ownerRecordMaxBytes });
+    return JSON.parse(bytes.toString('utf8')) as ContainerOwner;
   } catch {
     return undefined;
   }

@@ -19,9 +19,11 @@ beforeAll(async () => {
   store = join(base, 'store');
   await mkdir(store, { mode: 0o700 });
   await chmod(store, 0o700);
-  await writeFile(join(store, 'TOKEN'), 'tok-VALUE-1\n');
-  await writeFile(join(store, 'OTHER'), 'other-VALUE-2');
-  await writeFile(join(store, 'HUGE'), Buffer.alloc(70 * 1024, 'x'));
+  await writeFile(join(store, 'TOKEN'), 'tok-VALUE-1\n', { mode: 0o600 });
+  await writeFile(join(store, 'OTHER'), 'other-VALUE-2', { mode: 0o600 });
+  await writeFile(join(store, 'HUGE'), Buffer.alloc(70 * 1024, 'x'), { mode: 0o600 });
+  await writeFile(join(store, 'READABLE'), 'readable-VALUE-3', { mode: 0o644 });
+  await chmod(join(store, 'READABLE'), 0o644);
   await writeFile(join(base, 'outside'), 'OUTSIDE-VALUE');
   await symlink(join(base, 'outside'), join(store, 'LINKED'));
   execFileSync('mkfifo', [join(store, 'FIFO')]);
@@ -31,10 +33,10 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-async function gate(allow: string[] | 'all' = 'all') {
+async function gate(allow: string[] | 'all' = 'all', runtime = new Runsc({ root: '/run/trs-secrets-unit' })) {
   return PolicyGate.create({
     policy: parsePolicy({ secrets: { dir: store, allow } }),
-    runtime: new Runsc({ root: '/run/trs-secrets-unit' }),
+    runtime,
     rootfs: base,
     workDir: join(base, 'work'),
   });
@@ -93,6 +95,35 @@ describe('secrets', () => {
     ).rejects.toThrow(/chmod 700/);
   });
 
+  it('refuse a store open to its group, and a secret file group or others may read', async () => {
+    const groupReadable = join(base, 'group-readable');
+    await mkdir(groupReadable);
+    await chmod(groupReadable, 0o750);
+    await expect(new SecretStore(groupReadable).checkDir()).rejects.toThrow(
+      /has mode 750: others may read or add secrets; chmod 700 it/,
+    );
+    const refused = await (await gate())
+      .admit({ step: 's', args: ['/bin/true'], secrets: ['READABLE'] })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).message).toMatch(
+      /secrets.READABLE: secret READABLE has mode 644: group or others may read or change it; chmod 600 it/,
+    );
+    expect((refused as ValidationError).message).not.toContain('readable-VALUE-3');
+  });
+
+  it('refuse a step naming secrets when the runtime writes a debug log (runsc logs the spec, env included)', async () => {
+    const debugging = await gate(
+      'all',
+      new Runsc({ root: '/run/trs-secrets-unit', debugLog: join(base, 'debug/') }),
+    );
+    await expect(debugging.admit({ step: 's', args: ['/bin/true'], secrets: ['TOKEN'] })).rejects.toThrow(
+      /secrets: the worker's runtime debug log would record them/,
+    );
+    // A step without secrets still runs there.
+    await expect(debugging.admit({ step: 's', args: ['/bin/true'] })).resolves.toBeDefined();
+  });
+
   it('a step without a store configured gets a clear refusal', async () => {
     const plain = await PolicyGate.create({
       policy: parsePolicy({}),
@@ -121,5 +152,44 @@ describe('masking', () => {
     expect(result.stdoutTail).toBe('x ***');
     expect(result.result).toBeUndefined();
     expect(result.resultError).toMatch(/holds a secret value/);
+  });
+
+  const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq\nhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
+  const serviceAccount = '{"type":"service_account","private_key":"k\\ey"}';
+
+  it.each([
+    ['a multi-line value (a PEM key), as it is', { key: pem }],
+    [
+      'a value with quotes and a backslash (service-account JSON), as it is',
+      { nested: [{ sa: serviceAccount }] },
+    ],
+    ['a value inside a longer string', { note: `key: ${pem} (end)` }],
+    ['a value as a key', { [serviceAccount]: true }],
+  ])('withholds a result holding %s', (_, value) => {
+    const result = maskRunResult(
+      {
+        stdoutTail: '',
+        stderrTail: '',
+        result: value as unknown,
+        resultError: undefined as string | undefined,
+      },
+      [pem, serviceAccount],
+    );
+    expect(result.result).toBeUndefined();
+    expect(result.resultError).toMatch(/holds a secret value/);
+  });
+
+  it('keeps a result holding no value, and masks the log error', () => {
+    const result = maskRunResult(
+      {
+        stdoutTail: '',
+        stderrTail: '',
+        result: { ok: 'BEGIN PRIVATE', n: 1, list: [null, true] } as unknown,
+        logError: `/logs/x.log: ${pem}`,
+      },
+      [pem],
+    );
+    expect(result.result).toEqual({ ok: 'BEGIN PRIVATE', n: 1, list: [null, true] });
+    expect(result.logError).toBe('/logs/x.log: ***');
   });
 });

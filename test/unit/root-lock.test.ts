@@ -1,5 +1,8 @@
+import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLockHolder } from '../../src/worker/root-lock.js';
+import { lockRoot, parseLockHolder } from '../../src/worker/root-lock.js';
 
 describe('parseLockHolder', () => {
   const locks = [
@@ -15,5 +18,28 @@ describe('parseLockHolder', () => {
 
   it('finds nobody when no flock is on the file', () => {
     expect(parseLockHolder(locks, '00:1a:99')).toBeUndefined();
+  });
+});
+
+describe('lockRoot', () => {
+  // runsc's state files hold each container's spec (env, secrets included), 0640.
+  it('creates a missing root 0700, and closes one open to group and others', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'trs-rootlock-'));
+    try {
+      const fresh = join(base, 'fresh', 'root');
+      const open = join(base, 'open');
+      await mkdir(open);
+      await chmod(open, 0o755);
+      for (const root of [fresh, open]) {
+        const lock = await lockRoot(root);
+        try {
+          expect(((await stat(root)).mode & 0o777).toString(8)).toBe('700');
+        } finally {
+          await lock.release();
+        }
+      }
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
   });
 });
