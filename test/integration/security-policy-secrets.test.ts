@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pipelineResult, startPipeline } from '../../src/client/index.js';
+import { Runsc } from '../../src/runtime/index.js';
+import { testRuntime } from '../support/runtime.js';
 import { startTestCluster, type TestCluster } from '../support/worker.js';
 
 const secretValue = `s3cr3t-${randomBytes(8).toString('hex')}`;
@@ -84,6 +86,66 @@ describe('a step’s secrets', () => {
     expect(history).toContain('InvalidStep');
     expect(history).not.toContain('"other"');
     expect(error).toBeDefined();
+  });
+});
+
+describe('a runtime failure quoting a secret', () => {
+  // TEST-ONLY fake (a real runsc cannot be made to quote the spec on demand): a runsc whose `run`
+  // fails with a JSON error-log line and a stderr line that quote the step's env, as a runtime's
+  // error may quote its spec; every other call goes to the real runsc.
+  const fakeScript = (real: string) => `#!/bin/bash
+log= bundle= run=
+for ((i = 1; i <= $#; i++)); do
+  arg=\${!i}
+  case $arg in
+    --log=*) log=\${arg#--log=} ;;
+    run) run=1 ;;
+    --bundle) next=$((i + 1)); bundle=\${!next} ;;
+  esac
+done
+if [[ -z $run ]]; then exec ${real} "$@"; fi
+env=$(grep -o 'TOKEN=[^"]*' "$bundle/config.json")
+printf '{"level":"error","msg":"cannot start: spec env %s"}\\n' "$env" >> "$log"
+echo "runsc: spec env $env" >&2
+exit 1
+`;
+  let fake: TestCluster | undefined;
+
+  afterAll(async () => {
+    await fake?.stop();
+  });
+
+  it('is masked in the failure and its details: the value is not in the history', async () => {
+    const script = join(store, '..', `fake-runsc-${randomBytes(4).toString('hex')}`);
+    await writeFile(script, fakeScript(inject('runtimeCommand')), { mode: 0o755 });
+    const real = testRuntime();
+    fake = await startTestCluster({
+      workDir: join(inject('workDir'), 'workers', `secrets-fake-${randomBytes(4).toString('hex')}`),
+      runtime: new Runsc({ ...real.options, command: script }),
+      policy: { secrets: { dir: store, allow: ['DEPLOY_TOKEN'] } },
+    });
+    const handle = await startPipeline(
+      fake.client,
+      {
+        name: 'secrets-runtime-error',
+        steps: [
+          {
+            name: 'deploy',
+            args: ['/bin/true'],
+            secrets: { TOKEN: 'DEPLOY_TOKEN' },
+            retry: { maximumAttempts: 1 },
+          },
+        ],
+      },
+      { taskQueue: fake.taskQueue },
+    );
+    const error = await pipelineResult(handle).catch((e: unknown) => e);
+    expect(error).toBeDefined();
+    const history = await historyText(handle);
+    expect(history).toContain('RuntimeError');
+    expect(history).toContain('spec env TOKEN=***');
+    expect(history).not.toContain(secretValue);
+    await rm(script, { force: true });
   });
 });
 
