@@ -3,8 +3,10 @@ import { chown, lstat, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerOwner } from '../host/owner.js';
 import { type LogCaps, OutputLog } from '../output/log-writer.js';
+import type { AdmittedSource } from '../policy/admit.js';
 import { validateContainerId } from '../runtime/container-id.js';
 import { mountTmpfs, unmount } from './mounts.js';
+import { pinMounts, unpinMounts } from './pinned-mounts.js';
 import { type ResultRead, readResultFile } from './result-file.js';
 
 export interface WorkspaceSettings {
@@ -47,6 +49,8 @@ export class AttemptWorkspace {
   readonly logPath: string;
   /** runsc's own JSON error log (`--log`), inside the run folder. */
   readonly runtimeLogPath: string;
+  /** The admitted bind-mount sources, pinned under the run folder (pinned-mounts.ts): the bundle's sources. */
+  pinnedSources: string[] = [];
   private mounted = false;
   private disposed = false;
 
@@ -70,6 +74,7 @@ export class AttemptWorkspace {
     containerId: string,
     owner: ContainerOwner,
     user: { uid: number; gid: number },
+    mountSources: readonly AdmittedSource[] = [],
   ): Promise<AttemptWorkspace> {
     const workspace = new AttemptWorkspace(validateContainerId(containerId), settings);
     await ensureFolder(settings.workDir, { recursive: true });
@@ -82,6 +87,7 @@ export class AttemptWorkspace {
       await mountTmpfs(workspace.outDir, settings.outBytes);
       workspace.mounted = true;
       await chown(workspace.outDir, user.uid, user.gid);
+      workspace.pinnedSources = await pinMounts(workspace.runDir, mountSources);
       return workspace;
     } catch (error) {
       await workspace.dispose().catch(() => undefined);
@@ -111,6 +117,11 @@ export class AttemptWorkspace {
    */
   async dispose(): Promise<void> {
     if (this.disposed) return;
+    // Before anything is removed: a pinned source still mounted would let the removal reach
+    // into the operator's folder. unpinMounts throws, removing nothing, if one stays mounted.
+    await unpinMounts(this.runDir).catch((error: Error) => {
+      throw new WorkspaceError(`${error.message}; left for the sweep`);
+    });
     if (this.mounted) {
       if (!(await unmount(this.outDir))) {
         throw new WorkspaceError(`cannot unmount ${this.outDir}: the run folder is left for the sweep`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type ContainerOwner, ownerAlive } from '../host/owner.js';
 import { ownerFileName, runsDir } from './attempt-workspace.js';
 import { isMountPoint, unmount } from './mounts.js';
+import { unpinMounts } from './pinned-mounts.js';
 
 export interface WorkspaceSweepReport {
   dir: string;
@@ -40,6 +41,8 @@ export async function sweepWorkspaces(
     try {
       const owner = await readOwner(join(runDir, ownerFileName));
       if (owner ? await ownerAlive(owner) : now - (await lstat(runDir)).mtimeMs < unownedMinAgeMs) continue;
+      // The pinned mount sources first, or removal would reach into the operator's folders.
+      await unpinMounts(runDir);
       const outDir = join(runDir, 'out');
       if ((await isMountPoint(outDir)) && !(await unmount(outDir))) {
         report.problems.push(`${outDir}: still mounted after a lazy unmount`);
