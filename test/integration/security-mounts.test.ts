@@ -139,12 +139,16 @@ describe('pinned mount sources', () => {
       mounts: [{ source: join(allowed, 'data'), destination: '/data', readOnly: false }],
     });
     await pinMounts(stale, admitted.mountSources);
-    expect(await mountsUnder(stale)).toHaveLength(1);
-
-    const report = await sweepWorkspaces(workDir);
-    expect(report).toMatchObject({ removed: ['trs-stale-pinned-a1'], problems: [] });
-    expect(await mountsUnder(dir)).toEqual([]);
-    expect(await readFile(join(allowed, 'data', 'file'), 'utf8')).toBe('allowed data\n');
+    try {
+      expect(await mountsUnder(stale)).toHaveLength(1);
+      const report = await sweepWorkspaces(workDir);
+      expect(report).toMatchObject({ removed: ['trs-stale-pinned-a1'], problems: [] });
+      expect(await mountsUnder(dir)).toEqual([]);
+      // (A sweep that removed the run folder without unpinning would have emptied this folder.)
+      expect(await readFile(join(allowed, 'data', 'file'), 'utf8')).toBe('allowed data\n');
+    } finally {
+      if (existsSync(stale)) await unpinMounts(stale);
+    }
   });
 });
 
