@@ -59,8 +59,9 @@ export interface AdmittedSource {
   /** `mounts[i].source`, for refusals. */
   field: string;
   real: string;
-  dev: number;
-  ino: number;
+  /** bigint: an inode number may not fit a double on every file system. */
+  dev: bigint;
+  ino: bigint;
   kind: 'folder' | 'file';
   readOnly: boolean;
 }
@@ -313,7 +314,7 @@ export class PolicyGate {
         continue;
       }
       // Its identity now: the workspace pins the source to this very file or folder.
-      const info = await lstat(real).catch(() => undefined);
+      const info = await lstat(real, { bigint: true }).catch(() => undefined);
       if (!info || !(info.isDirectory() || info.isFile())) {
         refuse(
           `${field}.source`,

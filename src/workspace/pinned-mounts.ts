@@ -44,14 +44,14 @@ export async function pinMounts(runDir: string, sources: readonly AdmittedSource
         await mountCommand(['--bind', source.real, target], target);
       } catch (error) {
         // A link to a file where a folder was (or the path gone) fails the mount: say why.
-        const now = await lstat(source.real).catch(() => undefined);
+        const now = await lstat(source.real, { bigint: true }).catch(() => undefined);
         if (!now || now.dev !== source.dev || now.ino !== source.ino) throw changed(source);
         throw error;
       }
       pinned.push(target);
       // What is mounted now is fixed whatever happens to the path later; it must be what was
       // admitted. (mount(8) followed any link swapped in since: then the identity differs.)
-      const info = await lstat(target);
+      const info = await lstat(target, { bigint: true });
       if (info.dev !== source.dev || info.ino !== source.ino) throw changed(source);
       const options = source.readOnly ? 'remount,bind,ro,nosuid,nodev' : 'remount,bind,nosuid,nodev';
       await mountCommand(['-o', options, target], target);
