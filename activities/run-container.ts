@@ -69,7 +69,10 @@ export async function runContainer(
       containerId,
       deps.owner,
       admitted.bundle.user,
+      admitted.mountSources,
     ).catch((error: unknown) => {
+      // A source that changed since admission is the input's fault: not retried.
+      if (error instanceof ValidationError) throw invalidStep(error);
       throw workspaceFailure(input.step, containerId, deps.host, error);
     });
     try {
@@ -167,7 +170,14 @@ async function runInWorkspace(
       ...admitted.bundle,
       args: input.args,
       cwd: input.cwd,
-      mounts: [...admitted.bundle.mounts, { source: workspace.outDir, destination: '/out', readOnly: false }],
+      // Each source as pinned in the workspace, never the path admitted: runsc would resolve that again.
+      mounts: [
+        ...admitted.bundle.mounts.map((mount, i) => ({
+          ...mount,
+          source: workspace.pinnedSources[i] as string,
+        })),
+        { source: workspace.outDir, destination: '/out', readOnly: false },
+      ],
       annotations: { [ownerAnnotation]: JSON.stringify(deps.owner), 'dev.temporal-runsc.step': input.step },
       cgroupsPath: `/temporal-runsc/${containerId}`,
     });

@@ -5,7 +5,7 @@
 // keeping pace with 1 GiB of step output. `env -S` passes the flag (GNU coreutils >= 8.30).
 import { resolve } from 'node:path';
 import type { LogLevel } from '@temporalio/worker';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { durationMs } from '../pipeline/duration.js';
 import { writeWorkflowBundle } from '../worker/bundle.js';
 import { defaultTaskQueue } from '../worker/index.js';
@@ -37,6 +37,20 @@ function positiveInt(value: string): number {
 
 /** A repeatable option's values, in order. */
 function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * `--allow-network`'s values, repeatable. (commander's `.choices()` is dropped once an
+ * `.argParser()` follows it, so the check is made here.)
+ */
+function collectNetworkMode(value: string, previous: string[] = []): string[] {
+  const modes = ['sandbox', 'host'];
+  if (!modes.includes(value)) {
+    throw new InvalidArgumentError(
+      `must be one of ${modes.join(', ')} (steps always may have none): fix --allow-network ${value}`,
+    );
+  }
   return [...previous, value];
 }
 
@@ -72,7 +86,10 @@ function exitWith<A extends unknown[]>(action: (...args: A) => Promise<number | 
 
 const program = new Command('temporal-runsc')
   .description('Run Temporal workflow steps in gVisor sandboxes: workers, pipelines, cleanup.')
-  .showHelpAfterError('(add --help for usage)');
+  .showHelpAfterError('(add --help for usage)')
+  // Commander's errors are thrown rather than exiting, so a bad option value can exit 2, as bad
+  // input does everywhere else (subcommands inherit this); see the end of this file.
+  .exitOverride();
 
 withRuntime(
   withConnection(
@@ -116,11 +133,17 @@ withRuntime(
     collect,
     [],
   )
-  .addOption(
-    new Option('--allow-network <mode>', 'steps may ask for this network mode; repeatable')
-      .choices(['sandbox', 'host'])
-      .argParser(collect)
-      .default([]),
+  .option(
+    '--allow-rootfs <path>',
+    "steps may ask for this root filesystem (besides the worker's own); repeatable",
+    collect,
+    [],
+  )
+  .option(
+    '--allow-network <mode>',
+    'steps may ask for this network mode (sandbox or host); repeatable',
+    collectNetworkMode,
+    [],
   )
   .option('--secrets-dir <dir>', 'secret store: one root-owned file per secret, in a folder closed to others')
   .option('--allow-weak-runtime', 'run steps under runc or crun (they share the host kernel)')
@@ -216,4 +239,10 @@ program
     }),
   );
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (error) {
+  // Commander has printed its message already; help and --version end here too, with 0.
+  if (!(error instanceof CommanderError)) throw error;
+  process.exitCode = error.code === 'commander.invalidArgument' ? 2 : error.exitCode;
+}

@@ -5,13 +5,22 @@
  * rule. What comes out is what the bundle is built from: no field of the input reaches the
  * bundle without passing through here.
  */
+import { lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { RunContainerInput } from '../../activities/types.js';
-import type { Mount } from '../bundle/spec.js';
+import { type Mount, pidsLimitProblem } from '../bundle/spec.js';
 import { Runsc } from '../runtime/runsc.js';
+import { runtimePlatform } from '../runtime/version.js';
 import { SecretError, SecretStore } from '../secrets/store.js';
 import { type FieldProblem, ValidationError } from '../validation.js';
-import { alwaysProtected, exposes, isWithin, realPathOf, realPaths } from './paths.js';
+import {
+  alwaysProtected,
+  exposes,
+  isWithin,
+  realPathOf,
+  realPaths,
+  realPathsOfMaybeMissing,
+} from './paths.js';
 import type { NetworkMode, SandboxPolicy } from './schema.js';
 
 /** What a step may run with, once admitted. */
@@ -37,6 +46,24 @@ export interface Admitted {
   maskValues: string[];
   /** The runtime client to run this step with (its network mode set per run). */
   runtime: Runsc;
+  /**
+   * What each of `bundle.mounts` was at admission (same order): the attempt workspace pins the
+   * source to exactly this file or folder (src/workspace/pinned-mounts.ts), because runsc would
+   * resolve the path again, later, and a link swapped in meanwhile would be followed.
+   */
+  mountSources: AdmittedSource[];
+}
+
+/** A bind-mount source as admitted: its real path and the identity (lstat) it had then. */
+export interface AdmittedSource {
+  /** `mounts[i].source`, for refusals. */
+  field: string;
+  real: string;
+  /** bigint: an inode number may not fit a double on every file system. */
+  dev: bigint;
+  ino: bigint;
+  kind: 'folder' | 'file';
+  readOnly: boolean;
 }
 
 export interface PolicyGateOptions {
@@ -46,6 +73,8 @@ export interface PolicyGateOptions {
   rootfs: string;
   /** The worker's work dir (bundles, logs): never mountable unless named exactly. */
   workDir: string;
+  /** Where start-up warnings go (an allowed folder holding a protected path); stderr by default. */
+  warn?: (message: string) => void;
 }
 
 /** Mount destinations a step may not cover: the sandbox's own and the worker's /out. */
@@ -53,6 +82,8 @@ const reservedDestinations = ['/proc', '/sys', '/dev'];
 
 export class PolicyGate {
   readonly policy: SandboxPolicy;
+  /** What the operator may not have meant (printed at start, kept for tests and status). */
+  readonly warnings: string[];
   private readonly runtime: Runsc;
   private readonly runtimes = new Map<NetworkMode, Runsc>();
   private readonly secrets: SecretStore | undefined;
@@ -63,10 +94,12 @@ export class PolicyGate {
       rootfs: string[];
       readOnly: string[];
       readWrite: string[];
-      protectedPaths: string[];
+      protectedPaths: { path: string; what: string }[];
     },
+    warnings: string[],
   ) {
     this.policy = options.policy;
+    this.warnings = warnings;
     this.runtime = options.runtime;
     this.secrets = options.policy.secrets.dir ? new SecretStore(options.policy.secrets.dir) : undefined;
   }
@@ -78,20 +111,48 @@ export class PolicyGate {
   static async create(options: PolicyGateOptions): Promise<PolicyGate> {
     const { policy, runtime } = options;
     checkRuntimeAllowed(runtime, policy);
+    await checkPidsFloor(runtime, policy);
     if (policy.secrets.dir) await new SecretStore(policy.secrets.dir).checkDir();
     const ownRootfs = (await realPathOf(options.rootfs)) ?? posix.normalize(options.rootfs);
-    const protectedPaths = await realPaths([
-      ...alwaysProtected,
-      options.workDir,
-      runtime.stateRoot,
-      ...(policy.secrets.dir ? [policy.secrets.dir] : []),
-    ]);
-    return new PolicyGate(options, {
-      rootfs: [ownRootfs, ...(await realPaths(policy.rootfs))],
-      readOnly: await realPaths(policy.mounts.readOnly),
-      readWrite: await realPaths(policy.mounts.readWrite),
+    const named: [string, string][] = [
+      ...alwaysProtected.map((path): [string, string] => [path, 'a host system path']),
+      [options.workDir, "the worker's work dir, with other attempts' bundles and logs"],
+      [runtime.stateRoot, "the runtime's state root"],
+      ...(policy.secrets.dir ? [[policy.secrets.dir, 'the secret store'] as [string, string]] : []),
+    ];
+    // A protected path that does not exist yet (a state root made at first run) is resolved
+    // through its nearest existing parent, so a link in its parents does not hide it.
+    const real = await realPathsOfMaybeMissing(named.map(([path]) => path));
+    const protectedPaths = named.map(([, what], i) => ({ path: real[i] as string, what }));
+    const readOnly = await realPaths(policy.mounts.readOnly);
+    const readWrite = await realPaths(policy.mounts.readWrite);
+    const warnings = exposureWarnings(
+      [
+        ...policy.mounts.readOnly.map((p, i) => ({
+          rule: 'policy.mounts.readOnly',
+          named: p,
+          real: readOnly[i] as string,
+        })),
+        ...policy.mounts.readWrite.map((p, i) => ({
+          rule: 'policy.mounts.readWrite',
+          named: p,
+          real: readWrite[i] as string,
+        })),
+      ],
       protectedPaths,
-    });
+    );
+    const warn = options.warn ?? ((message: string) => console.error(`temporal-runsc: warning: ${message}`));
+    for (const warning of warnings) warn(warning);
+    return new PolicyGate(
+      options,
+      {
+        rootfs: [ownRootfs, ...(await realPaths(policy.rootfs))],
+        readOnly,
+        readWrite,
+        protectedPaths,
+      },
+      warnings,
+    );
   }
 
   /**
@@ -104,7 +165,7 @@ export class PolicyGate {
     const { policy } = this;
 
     const rootfs = await this.admitRootfs(input, refuse);
-    const mounts = await this.admitMounts(input, refuse);
+    const { mounts, sources: mountSources } = await this.admitMounts(input, refuse);
 
     const user = input.user ?? policy.user.default;
     const inRange = (value: number, [low, high]: readonly [number, number]) => value >= low && value <= high;
@@ -171,6 +232,7 @@ export class PolicyGate {
       network,
       maskValues,
       runtime: this.runtimeFor(network),
+      mountSources,
     };
   }
 
@@ -201,8 +263,9 @@ export class PolicyGate {
   private async admitMounts(
     input: RunContainerInput,
     refuse: (f: string, m: string) => void,
-  ): Promise<Mount[]> {
+  ): Promise<{ mounts: Mount[]; sources: AdmittedSource[] }> {
     const mounts: Mount[] = [];
+    const sources: AdmittedSource[] = [];
     for (const [index, mount] of (input.mounts ?? []).entries()) {
       const field = `mounts[${index}]`;
       const readOnly = mount.readOnly ?? true;
@@ -236,17 +299,40 @@ export class PolicyGate {
         );
         continue;
       }
-      const guarded = this.real.protectedPaths.find((p) => exposes(real, p));
-      if (guarded !== undefined && match !== real) {
+      // A protected path (the work dir, the state root, the secret store, a system path) is
+      // exposed by a source that holds it, equals it, or lies inside it. Allowing a parent
+      // folder is not consent to that: only the operator naming this exact source path is.
+      const guarded = this.real.protectedPaths.find((p) => exposes(real, p.path));
+      // (Any allowed entry equal to it, not the first that holds it: `/` and `/srv` both allowed,
+      // `/srv` is still named exactly.)
+      if (guarded !== undefined && !list.includes(real)) {
+        const how = real === guarded.path ? 'is' : isWithin(real, guarded.path) ? 'is inside' : 'holds';
         refuse(
           `${field}.source`,
-          `${mount.source} ${real === guarded ? 'is' : isWithin(real, guarded) ? 'is inside' : 'holds'} ${guarded}, which only a path the operator names exactly in ${rule} may expose`,
+          `${mount.source}${real !== mount.source ? ` (really ${real})` : ''} ${how} ${guarded.path} (${guarded.what}), which a step may mount only when the operator names that exact source path in ${rule}; mount a folder beside it, or ask the operator to name ${real}`,
+        );
+        continue;
+      }
+      // Its identity now: the workspace pins the source to this very file or folder.
+      const info = await lstat(real, { bigint: true }).catch(() => undefined);
+      if (!info || !(info.isDirectory() || info.isFile())) {
+        refuse(
+          `${field}.source`,
+          `${mount.source} is ${info ? 'not a folder or a regular file' : 'gone'}: mount a folder or a file`,
         );
         continue;
       }
       mounts.push({ source: real, destination, readOnly });
+      sources.push({
+        field: `${field}.source`,
+        real,
+        dev: info.dev,
+        ino: info.ino,
+        kind: info.isDirectory() ? 'folder' : 'file',
+        readOnly,
+      });
     }
-    return mounts;
+    return { mounts, sources };
   }
 
   private async admitSecrets(
@@ -316,6 +402,45 @@ export function checkRuntimeAllowed(runtime: Pick<Runsc, 'flavor'>, policy: Sand
       message: `${runtime.flavor} runs steps on the host's kernel with only namespaces, a seccomp filter and cgroups between them and the host; steps run under it only when the operator sets allowWeakRuntime: true (--allow-weak-runtime)`,
     },
   ]);
+}
+
+/**
+ * The policy's pids values against this worker's own platform floor (ptrace needs more than
+ * systrap): a default below it would refuse every step, a maximum below it every step that asks.
+ * The schema knows only the lowest floor. A runtime whose version cannot be read is left to the
+ * per-step check (run-container), which fails with its own message.
+ */
+async function checkPidsFloor(runtime: Runsc, policy: SandboxPolicy): Promise<void> {
+  const platform = await runtimePlatform(runtime).catch(() => null);
+  if (platform === null) return;
+  const problems: FieldProblem[] = [];
+  for (const key of ['default', 'max'] as const) {
+    const problem = pidsLimitProblem(policy.limits[key].pids, platform);
+    if (problem)
+      problems.push({ field: `policy.limits.${key}.pids`, message: `${problem}; raise it in the policy` });
+  }
+  if (problems.length > 0) throw new ValidationError('sandbox policy', problems);
+}
+
+/** An allowed folder that holds a protected path: steps still may not mount that path, but say so. */
+function exposureWarnings(
+  allowed: { rule: string; named: string; real: string }[],
+  protectedPaths: { path: string; what: string }[],
+): string[] {
+  const warnings: string[] = [];
+  for (const entry of allowed) {
+    for (const guarded of protectedPaths) {
+      if (guarded.path === '/' || !isWithin(guarded.path, entry.real)) continue;
+      warnings.push(
+        `${entry.rule} allows ${entry.named}${entry.real !== entry.named ? ` (really ${entry.real})` : ''}, which holds ${guarded.path} (${guarded.what})${
+          entry.real === guarded.path
+            ? ''
+            : `: steps may mount ${entry.named} itself, and with it ${guarded.path}`
+        }; allow a folder beside it instead`,
+      );
+    }
+  }
+  return warnings;
 }
 
 /** `[NAME]` or `{ VAR: NAME }` as pairs of environment variable and secret name. */

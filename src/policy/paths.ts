@@ -27,5 +27,25 @@ export async function realPaths(paths: readonly string[]): Promise<string[]> {
   return Promise.all(paths.map(async (path) => (await realPathOf(path)) ?? posix.normalize(path)));
 }
 
+/**
+ * Like realPaths, but a path that does not exist (yet) is resolved through its nearest existing
+ * parent: `/srv/link/state` with `/srv/link -> /data` is `/data/state`.
+ */
+export async function realPathsOfMaybeMissing(paths: readonly string[]): Promise<string[]> {
+  return Promise.all(
+    paths.map(async (path) => {
+      let head = posix.normalize(path);
+      const tail: string[] = [];
+      for (;;) {
+        const real = await realPathOf(head);
+        if (real !== undefined) return tail.length ? posix.join(real, ...tail) : real;
+        if (head === '/') return posix.normalize(path);
+        tail.unshift(posix.basename(head));
+        head = posix.dirname(head);
+      }
+    }),
+  );
+}
+
 /** Host paths no step may bind unless the operator names that exact path. */
 export const alwaysProtected = ['/', '/proc', '/sys', '/dev', '/run'] as const;

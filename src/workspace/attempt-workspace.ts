@@ -3,8 +3,10 @@ import { chown, lstat, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerOwner } from '../host/owner.js';
 import { type LogCaps, OutputLog } from '../output/log-writer.js';
+import type { AdmittedSource } from '../policy/admit.js';
 import { validateContainerId } from '../runtime/container-id.js';
 import { mountTmpfs, unmount } from './mounts.js';
+import { pinMounts, unpinMounts } from './pinned-mounts.js';
 import { type ResultRead, readResultFile } from './result-file.js';
 
 export interface WorkspaceSettings {
@@ -47,6 +49,8 @@ export class AttemptWorkspace {
   readonly logPath: string;
   /** runsc's own JSON error log (`--log`), inside the run folder. */
   readonly runtimeLogPath: string;
+  /** The admitted bind-mount sources, pinned under the run folder (pinned-mounts.ts): the bundle's sources. */
+  pinnedSources: string[] = [];
   private mounted = false;
   private disposed = false;
 
@@ -70,6 +74,7 @@ export class AttemptWorkspace {
     containerId: string,
     owner: ContainerOwner,
     user: { uid: number; gid: number },
+    mountSources: readonly AdmittedSource[] = [],
   ): Promise<AttemptWorkspace> {
     const workspace = new AttemptWorkspace(validateContainerId(containerId), settings);
     await ensureFolder(settings.workDir, { recursive: true });
@@ -82,6 +87,7 @@ export class AttemptWorkspace {
       await mountTmpfs(workspace.outDir, settings.outBytes);
       workspace.mounted = true;
       await chown(workspace.outDir, user.uid, user.gid);
+      workspace.pinnedSources = await pinMounts(workspace.runDir, mountSources);
       return workspace;
     } catch (error) {
       await workspace.dispose().catch(() => undefined);
@@ -107,7 +113,8 @@ export class AttemptWorkspace {
 
   /**
    * Removes the bundle first (its config.json holds the step's env, secrets included), whatever
-   * else fails; then unmounts `/out` (lazily if busy) and removes the run folder. Removal never
+   * else fails; then unpins the mount sources and unmounts `/out` (lazily if busy), and removes
+   * the run folder only when nothing is mounted in it any more. Removal never
    * follows a link a step left in `/out`. A step that fails does not stop the next; all failures
    * are reported together, and what is left is the sweep's. Idempotent; the log stays.
    */
@@ -117,12 +124,20 @@ export class AttemptWorkspace {
     await rm(this.bundleDir, { recursive: true, force: true }).catch((error: Error) => {
       problems.push(`cannot remove the bundle ${this.bundleDir}: ${error.message}`);
     });
+    // A pinned source still mounted would let the removal reach into the operator's folder.
+    const pinsGone = await unpinMounts(this.runDir).then(
+      () => true,
+      (error: Error) => {
+        problems.push(error.message);
+        return false;
+      },
+    );
     if (this.mounted) {
       if (await unmount(this.outDir).catch(() => false)) this.mounted = false;
       else problems.push(`cannot unmount ${this.outDir}`);
     }
-    // Never rm through a tmpfs still mounted: the run folder waits for the sweep.
-    if (!this.mounted) {
+    // Never rm through a mount: the run folder waits for the sweep.
+    if (!this.mounted && pinsGone) {
       await rm(this.runDir, { recursive: true, force: true }).catch((error: Error) => {
         problems.push(`cannot remove ${this.runDir}: ${error.message}`);
       });

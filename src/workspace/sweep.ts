@@ -4,6 +4,7 @@ import { type ContainerOwner, ownerAlive } from '../host/owner.js';
 import { readRegularFile } from '../host/read-regular-file.js';
 import { ownerFileName, runsDir } from './attempt-workspace.js';
 import { isMountPoint, unmount } from './mounts.js';
+import { unpinMounts } from './pinned-mounts.js';
 
 export interface WorkspaceSweepReport {
   dir: string;
@@ -47,6 +48,8 @@ export async function sweepWorkspaces(
           : now - (await lstat(runDir)).mtimeMs < unownedMinAgeMs
       )
         continue;
+      // The pinned mount sources first, or removal would reach into the operator's folders.
+      await unpinMounts(runDir);
       const outDir = join(runDir, 'out');
       if ((await isMountPoint(outDir)) && !(await unmount(outDir))) {
         report.problems.push(`${outDir}: still mounted after a lazy unmount`);

@@ -164,7 +164,9 @@ describe('mount rules', () => {
       'mounts[2].source',
       'mounts[3].source',
     ]);
-    expect(problems[1]?.message).toMatch(/holds .*work, which only a path the operator names exactly/);
+    expect(problems[1]?.message).toMatch(
+      /holds .*work \(the worker.s work dir, .*\), which a step may mount only when the operator names that exact source path in policy.mounts.readOnly/,
+    );
     const exact = await gate({ mounts: { readOnly: [workDir] } });
     expect(
       (await exact.admit(step({ mounts: [{ source: workDir, destination: '/w' }] }))).bundle.mounts,

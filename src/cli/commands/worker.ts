@@ -25,6 +25,7 @@ export interface WorkerFlags extends ConnectionFlags {
   policy?: string;
   allowMountRo?: string[];
   allowMountRw?: string[];
+  allowRootfs?: string[];
   allowNetwork?: NetworkMode[];
   secretsDir?: string;
   allowWeakRuntime?: boolean;
@@ -41,6 +42,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const policy = await loadPolicy(flags.policy ? resolve(flags.policy) : undefined, {
     allowMountReadOnly: flags.allowMountRo,
     allowMountReadWrite: flags.allowMountRw,
+    allowRootfs: flags.allowRootfs,
     allowNetwork: flags.allowNetwork,
     secretsDir: flags.secretsDir,
     allowWeakRuntime: flags.allowWeakRuntime,
