@@ -201,7 +201,7 @@ export async function lockHostQueue(
   }
   return holdFlock(
     file,
-    `host queue ${hostQueue}'s lock`,
+    `the lock file of host queue ${hostQueue},`,
     async () => {
       const holder = await describeHolder(await lockHolderOf(file));
       return new HostQueueInUse(hostQueue, holder.pid, holder.text);
