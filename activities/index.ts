@@ -7,7 +7,7 @@ import { StepAborts } from '../src/host/step-aborts.js';
 import type { LogCaps } from '../src/output/log-writer.js';
 import { type LogRetention, type LogSweepReport, sweepLogs } from '../src/output/retention.js';
 import { PolicyGate } from '../src/policy/admit.js';
-import { checkOwnContainer, parseCleanupRequest } from '../src/policy/host-requests.js';
+import { checkOwnContainer, parseCleanupRequest, type WorkflowOfRun } from '../src/policy/host-requests.js';
 import { parsePolicy } from '../src/policy/load.js';
 import type { SandboxPolicy, SandboxPolicyInput } from '../src/policy/schema.js';
 import { defaultRootfsDir } from '../src/rootfs.js';
@@ -113,7 +113,7 @@ export async function createActivities(options: SandboxActivityOptions) {
 
     /** Sends a signal through the runtime. A container that is already gone is not an error. */
     async killContainer(input: { containerId: string; signal?: string }): Promise<{ delivered: boolean }> {
-      const id = await ownContainerId(runtime, input.containerId, host);
+      const id = await ownContainerId(runtime, input.containerId, host, callerWorkflow());
       try {
         await runtime.kill(id, input.signal ?? 'KILL', { all: true });
         return { delivered: true };
@@ -128,7 +128,7 @@ export async function createActivities(options: SandboxActivityOptions) {
       containerId: string;
       graceMs?: number;
     }): Promise<{ gone: boolean; steps: string[] }> {
-      const id = await ownContainerId(runtime, input.containerId, host);
+      const id = await ownContainerId(runtime, input.containerId, host, callerWorkflow());
       if (deps.live.has(id)) {
         throw ApplicationFailure.nonRetryable(
           `${id} belongs to a running attempt on this worker: cancel that instead`,
@@ -139,7 +139,7 @@ export async function createActivities(options: SandboxActivityOptions) {
     },
 
     async containerState(input: { containerId: string }): Promise<ContainerState | null> {
-      const id = await ownContainerId(runtime, input.containerId, host);
+      const id = await ownContainerId(runtime, input.containerId, host, callerWorkflow());
       try {
         return await runtime.state(id);
       } catch (error) {
@@ -193,13 +193,29 @@ async function sweepHostFiles(deps: ActivityDeps): Promise<Pick<HostCleanupRepor
   return { workspaces, logs };
 }
 
-/** A container id from a workflow, accepted only for a container this library made on this host. */
-async function ownContainerId(runtime: Runsc, id: string, host: string): Promise<string> {
+/**
+ * A container id from a workflow, accepted only for a container this library made on this host
+ * for a step of the calling workflow.
+ */
+async function ownContainerId(
+  runtime: Runsc,
+  id: string,
+  host: string,
+  caller: WorkflowOfRun | undefined,
+): Promise<string> {
   try {
-    return await checkOwnContainer(runtime, id, host);
+    return await checkOwnContainer(runtime, id, host, caller);
   } catch (error) {
     throw asInvalidStep(error);
   }
+}
+
+/** The workflow that calls this activity (none when it runs outside one). */
+function callerWorkflow(): WorkflowOfRun | undefined {
+  const { workflowNamespace, activityNamespace, workflowExecution } = Context.current().info;
+  return workflowExecution
+    ? { namespace: workflowNamespace ?? activityNamespace, workflowId: workflowExecution.workflowId }
+    : undefined;
 }
 
 function refuseInvalid<T>(parse: () => T): T {

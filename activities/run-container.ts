@@ -7,6 +7,7 @@ import { StepAborts } from '../src/host/step-aborts.js';
 import { StreamCapture } from '../src/output/capture.js';
 import type { LogSummary } from '../src/output/log-writer.js';
 import type { Admitted } from '../src/policy/admit.js';
+import { workflowAnnotation, workflowAnnotationValue } from '../src/policy/host-requests.js';
 import { type ContainerIdParts, makeContainerId } from '../src/runtime/container-id.js';
 import { RuntimeError } from '../src/runtime/errors.js';
 import type { RunResult } from '../src/runtime/runsc.js';
@@ -178,7 +179,17 @@ async function runInWorkspace(
         })),
         { source: workspace.outDir, destination: '/out', readOnly: false },
       ],
-      annotations: { [ownerAnnotation]: JSON.stringify(deps.owner), 'dev.temporal-runsc.step': input.step },
+      annotations: {
+        [ownerAnnotation]: JSON.stringify(deps.owner),
+        'dev.temporal-runsc.step': input.step,
+        // Outside a workflow none: no caller of the host-queue activities then matches.
+        ...(info.workflowExecution && {
+          [workflowAnnotation]: workflowAnnotationValue({
+            namespace: info.workflowNamespace ?? info.activityNamespace,
+            workflowId: info.workflowExecution.workflowId,
+          }),
+        }),
+      },
       cgroupsPath: `/temporal-runsc/${containerId}`,
     });
   } catch (error) {

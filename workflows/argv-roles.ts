@@ -41,8 +41,30 @@ const flagCode =
   /^(python[0-9.]*|pypy[0-9.]*|node|nodejs|deno|bun|perl[0-9.]*|ruby[0-9.]*|php[0-9.]*|lua[0-9.]*|luajit|tclsh[0-9.]*|wish|Rscript|R|julia|pwsh|powershell|osascript|elixir|erl|guile|racket)$/;
 /** Programs whose first argument that is not an option is a program (awk's, sed's, jq's). */
 const programFirst = /^(awk|gawk|mawk|nawk|sed|gsed|jq|gojq|yq)$/;
-/** Programs that run their arguments as a shell command line. */
-const allCode = new Set(['ssh', 'watch', 'eval']);
+/**
+ * Programs that run their arguments as a shell command line; shells whose quoting is not
+ * POSIX sh's (fish and csh read escapes or `!` inside '...'), so that no argument of theirs can
+ * be quoted as data, and yash and posh, treated the same way as they are rare here; and clients
+ * whose arguments can run commands (sqlite3 `-cmd .shell`, psql `-c \\!`, mysql `-e system`).
+ */
+const allCode = new Set([
+  'ssh',
+  'watch',
+  'eval',
+  'fish',
+  'csh',
+  'tcsh',
+  'nu',
+  'xonsh',
+  'elvish',
+  'rc',
+  'es',
+  'yash',
+  'posh',
+  'sqlite3',
+  'psql',
+  'mysql',
+]);
 /** Programs that run a command named in their arguments. */
 const wrappers = new Set([
   'env',

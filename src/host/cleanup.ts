@@ -271,13 +271,20 @@ async function removeLoneFiles(
   return removed;
 }
 
-/** The pids a runsc state file records for its sandbox and gofer. */
-async function recordedPids(root: string, id: string): Promise<{ what: string; pid: number }[]> {
+/** The pids a runsc state file records for its sandbox and gofer, and its bundle. */
+async function recordedPids(
+  root: string,
+  id: string,
+): Promise<{ pids: { what: string; pid: number }[]; bundle?: string }> {
   const text = await readFile(join(root, `${id}_sandbox:${id}.state`), 'utf8').catch(() => '');
-  if (!text) return [];
+  if (!text) return { pids: [] };
   try {
-    const record = JSON.parse(text) as { sandbox?: { pid?: unknown }; goferPid?: unknown };
-    return [
+    const record = JSON.parse(text) as {
+      sandbox?: { pid?: unknown };
+      goferPid?: unknown;
+      bundleDir?: unknown;
+    };
+    const pids = [
       { what: 'sandbox', pid: record.sandbox?.pid },
       { what: 'gofer', pid: record.goferPid },
     ].flatMap((p) =>
@@ -285,28 +292,47 @@ async function recordedPids(root: string, id: string): Promise<{ what: string; p
         ? [p as { what: string; pid: number }]
         : [],
     );
+    return { pids, ...(typeof record.bundleDir === 'string' && { bundle: record.bundleDir }) };
   } catch {
-    return [];
+    return { pids: [] };
   }
+}
+
+/** The value of a process's `--bundle` (runsc writes `--bundle X` for the gofer, `--bundle=X` for the sandbox). */
+function bundleArg(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const match = /^--?bundle(=(.*))?$/.exec(arg);
+    if (match) return match[1] !== undefined ? match[2] : args[i + 1];
+  }
+  return undefined;
 }
 
 /**
  * Recorded pids that are alive but no longer this sandbox's: the pid was reused by another
- * process after the sandbox died. runsc's `delete` SIGKILLs recorded pids unchecked, so such a
- * record must not reach it. A pid is the sandbox's while its process is runsc's (`runsc-sandbox`,
- * `runsc-gofer`, or naming the id) and names exactly this root.
+ * process after the sandbox died, maybe by another container's sandbox of this same root.
+ * runsc's `delete` SIGKILLs recorded pids unchecked, so such a record must not reach it. A pid
+ * is this record's only while its process names exactly this root and this container: both
+ * builds end the sandbox's arguments (`runsc-sandbox ... boot ... <id>`) with the id; the
+ * 2022 build's gofer names no id, only `--bundle <the record's bundle>` (the current one names
+ * both). Any other runtime process of the root counts while it names the id (`runsc run <id>`).
  */
 async function reusedRecordedPids(
   root: string,
   id: string,
 ): Promise<{ what: string; pid: number; args: string[] }[]> {
   const reused: { what: string; pid: number; args: string[] }[] = [];
-  for (const { what, pid } of await recordedPids(root, id)) {
+  const { pids, bundle } = await recordedPids(root, id);
+  for (const { what, pid } of pids) {
     if (!isAlive(pid)) continue;
     const args = await processArgs(pid);
     if (args === undefined) continue; // gone meanwhile
-    const runscs = /runsc-(sandbox|gofer)$/.test(args[0] ?? '') || args.includes(id);
-    if (!(runscs && argsNameRoot(args, root))) reused.push({ what, pid, args });
+    const namesId = args.includes(id);
+    const program = args[0] ?? '';
+    const ours = /runsc-gofer$/.test(program)
+      ? namesId || (bundle !== undefined && bundleArg(args) === bundle)
+      : namesId;
+    if (!(ours && argsNameRoot(args, root))) reused.push({ what, pid, args });
   }
   return reused;
 }

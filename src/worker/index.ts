@@ -12,7 +12,7 @@ import { checkStateRoot } from '../host/state-root.js';
 import { checkRuntimeAllowed } from '../policy/admit.js';
 import { parsePolicy } from '../policy/load.js';
 import { Runsc } from '../runtime/runsc.js';
-import { lockRoot, type RootLock } from './root-lock.js';
+import { bothLocks, lockHostQueue, lockRoot, type RootLock } from './root-lock.js';
 import { superviseWorkers } from './supervise.js';
 
 export const defaultTaskQueue = 'temporal-runsc';
@@ -75,6 +75,14 @@ export interface SandboxWorkerOptions extends Omit<SandboxActivityOptions, 'host
    * abort each other's containers. Turn it off only where processes share a root knowingly.
    */
   lockRoot?: boolean;
+  /**
+   * Where the host queues' locks are (default /run/temporal-runsc-queues): while it runs, a
+   * worker also holds a lock named by its host queue, and a second worker of this machine on
+   * that queue (the same --host with another root) is refused (HostQueueInUse). `lockRoot:
+   * false` turns this lock off too: both say "processes of one program share these knowingly",
+   * as in-process test workers do (several share a host name).
+   */
+  queueLockDir?: string;
   /** Workflow code to serve, bundled at start; default this package's workflows. */
   workflowsPath?: string;
   /**
@@ -128,8 +136,13 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
   // A root that is not a runtime state directory is refused before the lock creates it.
   await checkStateRoot(runtime.stateRoot, runtime.flavor);
   // Before the sweep: the sweep is what two workers on one root would race on.
-  const lock = options.lockRoot === false ? undefined : await lockRoot(runtime.stateRoot);
+  const rootLock = options.lockRoot === false ? undefined : await lockRoot(runtime.stateRoot);
+  let lock = rootLock;
   try {
+    // Then the host queue's: another worker of this machine with another root may serve it.
+    if (options.lockRoot !== false) {
+      lock = bothLocks(rootLock, await lockHostQueue(hostQueue, { dir: options.queueLockDir }));
+    }
     const startupSweep = options.sweepOnStart === false ? undefined : await cleanupHost(runtime, { live });
     const activities = await createActivities({ ...options, host, hostQueue, runtime, live, policy });
     return await createWorkers(options, {

@@ -17,9 +17,10 @@
  * end it (and with it the lock) while the worker drains.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdir, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** The lock holder's exit status when the root is locked already (flock's --conflict-exit-code). */
 const conflictExitCode = 75;
@@ -59,8 +60,30 @@ export async function lockRoot(rootPath: string, options: { flock?: string } = {
     );
   }
   await closeRoot(root, stat);
+  return holdFlock(
+    root,
+    'the runtime root',
+    async () => {
+      const holder = await describeHolder(await lockHolderOf(root));
+      return new RootInUse(root, holder.pid, holder.text);
+    },
+    options.flock,
+  );
+}
+
+/**
+ * Holds flock(2) on `path` (a directory, or a file flock creates) in a child holder, as above;
+ * `conflict` makes the error thrown when another process holds it.
+ */
+async function holdFlock(
+  path: string,
+  what: string,
+  conflict: () => Promise<Error>,
+  flock = 'flock',
+): Promise<RootLock> {
+  const root = path;
   const child = spawn(
-    options.flock ?? 'flock',
+    flock,
     ['--nonblock', `--conflict-exit-code=${conflictExitCode}`, '--no-fork', root, 'cat'],
     { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
@@ -89,20 +112,17 @@ export async function lockRoot(rootPath: string, options: { flock?: string } = {
   });
   if (!acquired) {
     const { code, signal, error } = await exited;
-    if (code === conflictExitCode) {
-      const holder = await describeHolder(await lockHolderOf(root));
-      throw new RootInUse(root, holder.pid, holder.text);
-    }
+    if (code === conflictExitCode) throw await conflict();
     if (error) {
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
       throw new Error(
         missing
-          ? 'cannot lock the runtime root: `flock` is not installed (it comes with util-linux)'
-          : `cannot lock the runtime root ${root}: ${error.message}`,
+          ? `cannot lock ${what}: \`flock\` is not installed (it comes with util-linux)`
+          : `cannot lock ${what} ${root}: ${error.message}`,
       );
     }
     throw new Error(
-      `cannot lock the runtime root ${root}: flock ended with ${signal ?? `exit code ${code}`}: ${stderr.trim()}`,
+      `cannot lock ${what} ${root}: flock ended with ${signal ?? `exit code ${code}`}: ${stderr.trim()}`,
     );
   }
   // Neither the holder nor its pipes keep this process alive; at exit the pipe closes, and it ends.
@@ -115,7 +135,7 @@ export async function lockRoot(rootPath: string, options: { flock?: string } = {
   const lost = exited.then(({ code, signal }) => {
     if (released) return new Promise<never>(() => undefined);
     throw new Error(
-      `lost the lock on the runtime root ${root}: its holder (pid ${child.pid}) ended with ${signal ?? `exit code ${code}`}`,
+      `lost the lock on ${what} ${root}: its holder (pid ${child.pid}) ended with ${signal ?? `exit code ${code}`}`,
     );
   });
   // Nobody may be listening yet: a rejection must not count as unhandled.
@@ -146,6 +166,79 @@ async function closeRoot(root: string, stat: Stats): Promise<void> {
     throw new Error(`runtime root ${root} is owned by uid ${stat.uid}, not this worker's (${uid}): chown it`);
   }
   if ((stat.mode & 0o077) !== 0) await chmod(root, 0o700);
+}
+
+/**
+ * One worker per host queue on this machine. Two workers with different roots but the same
+ * host name (hostname() by default) would serve the same `<taskQueue>@<host>`: a retry or a
+ * cleanup meant for one root's containers would reach the other's. A worker holds a flock on
+ * `<dir>/<hostQueue, sanitised>.lock` while it runs, the same way as the root's. The directory
+ * is the machine's, never inside a runtime root (which holds only runtime state); the empty lock
+ * files stay (removing one races with a worker taking it) and go with /run at boot.
+ */
+export const defaultQueueLockDir = '/run/temporal-runsc-queues';
+
+export class HostQueueInUse extends Error {
+  override name = 'HostQueueInUse';
+  constructor(
+    readonly hostQueue: string,
+    readonly holderPid: number | undefined,
+    holder: string,
+  ) {
+    super(
+      `host queue ${hostQueue} is served by ${holder} on this machine: two workers on one host queue would take each other's retries and cleanups; give this worker another --host (or --host-queue)`,
+    );
+  }
+}
+
+/** The lock file's name: the queue's safe characters, and a hash so that two names never share one. */
+export function queueLockName(hostQueue: string): string {
+  const safe = hostQueue.replace(/[^A-Za-z0-9._@-]/g, '_').slice(0, 100);
+  return `${safe}.${createHash('sha256').update(hostQueue).digest('hex').slice(0, 12)}.lock`;
+}
+
+/** Takes the host queue's lock on this machine; HostQueueInUse when another worker holds it. */
+export async function lockHostQueue(
+  hostQueue: string,
+  options: { dir?: string; flock?: string } = {},
+): Promise<RootLock> {
+  const dir = resolve(options.dir ?? defaultQueueLockDir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const stat = await lstat(dir);
+  // Root's own directory: another user's, or a symlink, could point the lock file anywhere.
+  if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) {
+    throw new Error(
+      `host queue lock directory ${dir} is not a directory of this user that only it can write: remove it, the worker creates it`,
+    );
+  }
+  const file = join(dir, queueLockName(hostQueue));
+  const existing = await lstat(file).catch(() => undefined);
+  if (existing && !existing.isFile()) {
+    throw new Error(`host queue lock ${file} is not a plain file: remove it, the worker creates it`);
+  }
+  return holdFlock(
+    file,
+    `the lock file of host queue ${hostQueue},`,
+    async () => {
+      const holder = await describeHolder(await lockHolderOf(file));
+      return new HostQueueInUse(hostQueue, holder.pid, holder.text);
+    },
+    options.flock,
+  );
+}
+
+/** Both locks as one: lost when either is, released together. */
+export function bothLocks(first: RootLock | undefined, second: RootLock | undefined): RootLock | undefined {
+  if (!first || !second) return first ?? second;
+  const lost = Promise.race([first.lost, second.lost]);
+  lost.catch(() => undefined);
+  return {
+    root: first.root,
+    lost,
+    async release() {
+      await Promise.all([first.release(), second.release()]);
+    },
+  };
 }
 
 /**

@@ -149,6 +149,61 @@ describe('cleanupHost', () => {
     }
   });
 
+  it("spares another live container whose sandbox and gofer took a stale record's pids", async () => {
+    const other = `trs-neighbour-${suffix()}`;
+    const ids: string[] = [];
+    const liveSet = new LiveContainers();
+    liveSet.add(other);
+    const stateFile = (name: string) => join(runtime.stateRoot, `${name}_sandbox:${name}.state`);
+    // Another container of the same root, running (attached, in the background), not live here:
+    // its runsc-sandbox and runsc-gofer name this root too, only not this record's id or bundle.
+    const stop = new AbortController();
+    const otherRun = runtime.run(other, await testBundle(other, ['/bin/sleep', '120']), {
+      signal: stop.signal,
+      graceMs: 100,
+    });
+    try {
+      while ((await runtime.state(other).catch(() => undefined))?.status !== 'running') await sleep(25);
+      const neighbour = JSON.parse(await readFile(stateFile(other), 'utf8'));
+      const sandboxPid = neighbour.sandbox.pid as number;
+      const goferPid = neighbour.goferPid as number;
+      expect((await processArgs(sandboxPid))?.[0]).toMatch(/runsc-sandbox$/);
+      expect((await processArgs(goferPid))?.[0]).toMatch(/runsc-gofer$/);
+      // Simulating a fault the real thing cannot be made to show on demand: the stale record's
+      // pids reused by the other container's sandbox and gofer (only the pid fields rewritten).
+      for (const pids of [
+        { sandbox: sandboxPid, gofer: goferPid },
+        { sandbox: sandboxPid, gofer: 0 },
+        { sandbox: 0, gofer: goferPid },
+      ]) {
+        const id = `trs-reused-${suffix()}`;
+        ids.push(id);
+        await leaveStopped(runtime, id);
+        const record = JSON.parse(await readFile(stateFile(id), 'utf8'));
+        record.sandbox.pid = pids.sandbox;
+        record.goferPid = pids.gofer;
+        await writeFile(stateFile(id), JSON.stringify(record));
+
+        const report = await cleanupHost(runtime, { live: liveSet });
+        const entry = report.containers.find((c) => c.id === id);
+        expect(entry).toMatchObject({ action: 'removed-record' });
+        expect(entry?.detail).toMatch(/now belongs to "runsc-(sandbox|gofer) /);
+        expect(await runtime.exists(id)).toBe(false);
+        // The neighbour was not killed: both its processes run, and so does it.
+        expect(isAlive(sandboxPid) && isAlive(goferPid)).toBe(true);
+        expect((await runtime.state(other)).status).toBe('running');
+      }
+    } finally {
+      stop.abort();
+      await otherRun;
+      for (const id of ids) {
+        await runtime.abort(id).catch(() => undefined);
+        await removeCgroupsOf(id);
+      }
+    }
+    expect(await runtime.exists(other)).toBe(false);
+  });
+
   it('removes control sockets and lock files of containers that are gone, not of live ones', async () => {
     const gone = `trs-gone-${suffix()}`;
     const live = `trs-livesock-${suffix()}`;

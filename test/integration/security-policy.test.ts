@@ -51,6 +51,7 @@ function environment(extra: Record<string, unknown> = {}) {
     env,
     run,
     heartbeats,
+    workflowId,
     containerId: makeContainerId({
       namespace: 'default',
       workflowId,
@@ -272,11 +273,12 @@ describe('host-queue activities', () => {
 
   it('still act on this host’s own containers', async () => {
     const activities = await testActivities();
-    const { run, heartbeats } = environment();
+    const { run, heartbeats, workflowId } = environment();
     const running = run(activities, { step: 'own', args: ['/bin/sleep', '30'] }).catch((e: unknown) => e);
     const beat = await waitFor('a heartbeat', async () => heartbeats.find((h) => h.pid !== undefined));
     await waitForStatus(runtime, beat.containerId, 'running');
-    const env = new MockActivityEnvironment();
+    // The workflow that ran the step (another one is refused: security-ownership.test.ts).
+    const env = new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'run-1' } } as never);
     const state: ContainerState | null = await env.run(activities.containerState, {
       containerId: beat.containerId,
     });
