@@ -249,6 +249,8 @@ export class Runsc {
       }).then((report) => {
         abortReport = report;
       });
+      // Awaited below, once `run` has exited; until then a failure must not go unhandled.
+      aborting.catch(() => undefined);
     };
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
