@@ -50,6 +50,20 @@ install_npm_packages() {
   npm ci --no-audit --no-fund --loglevel=error
 }
 
+# go_install_to <destination> <binary name> <go install arguments...>: builds in a temporary
+# folder and moves the binary into place, so an interrupted build never leaves a half binary at
+# the path the tests use.
+go_install_to() {
+  local destination=$1 name=$2 gobin
+  shift 2
+  gobin=$(mktemp -d)
+  (cd "$gobin" && GOBIN="$gobin" GOFLAGS=-mod=mod go install "$@")
+  mkdir -p "$(dirname "$destination")"
+  mv "$gobin/$name" "$destination.partial"
+  mv "$destination.partial" "$destination"
+  rm -rf "$gobin"
+}
+
 install_temporal_cli() {
   if [[ -n ${TEMPORAL_CLI_PATH:-} ]]; then
     [[ -x $TEMPORAL_CLI_PATH ]] || { step "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not executable"; exit 1; }
@@ -61,17 +75,11 @@ install_temporal_cli() {
     return 0
   fi
   step "building the Temporal CLI $temporal_version with Go (once per machine)"
-  local gobin
-  gobin=$(mktemp -d)
-  (cd "$gobin" && GOBIN="$gobin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$temporal_version")
-  mkdir -p "$cache/bin"
-  mv "$gobin/temporal" "$temporal_bin"
-  rm -rf "$gobin"
+  go_install_to "$temporal_bin" temporal "github.com/temporalio/cli/cmd/temporal@$temporal_version"
 }
 
-# Built in a temporary folder and moved into place, so an interrupted build never leaves a half
-# binary at the path the tests use. The version label is what `runsc --version` prints (and
-# what checkpoint/restore compares), so it names the release the module was cut from.
+# The version label is what `runsc --version` prints (and what checkpoint/restore compares), so
+# it names the release the module was cut from.
 install_current_runsc() {
   [[ -x $runsc_current ]] && return 0
   if ! command -v go >/dev/null; then
@@ -79,14 +87,8 @@ install_current_runsc() {
     exit 1
   fi
   step "building runsc $runsc_release with Go (once per machine, about 2 minutes)"
-  local gobin
-  gobin=$(mktemp -d)
-  (cd "$gobin" && CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS=-mod=mod go install \
-    -ldflags "-X gvisor.dev/gvisor/runsc/version.version=$runsc_release-go" "$runsc_module")
-  mkdir -p "$cache/bin"
-  mv "$gobin/runsc" "$runsc_current.partial"
-  mv "$runsc_current.partial" "$runsc_current"
-  rm -rf "$gobin"
+  CGO_ENABLED=0 go_install_to "$runsc_current" runsc \
+    -ldflags "-X gvisor.dev/gvisor/runsc/version.version=$runsc_release-go" "$runsc_module"
 }
 
 build_rootfs() {
