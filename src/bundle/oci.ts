@@ -90,15 +90,20 @@ export function toOciConfig(spec: BundleSpec): OciConfig {
     ],
     annotations: { ...spec.annotations },
     linux: {
-      namespaces: ['pid', 'ipc', 'uts', 'mount', 'network'].map((type) => ({ type })),
+      namespaces: sandboxNamespaces.map((type) => ({ type })),
       resources,
       ...(spec.cgroupsPath ? { cgroupsPath: spec.cgroupsPath } : {}),
       maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/sys/firmware'],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      // Replaces the masked paths above with runc's longer list, and adds seccomp (and a user
+      // namespace when asked); the read-only paths stay as they are.
       ...(spec.hostKernel ? hostKernelHardening(spec.hostKernel) : {}),
     },
   };
 }
+
+/** The namespaces every step gets of its own. */
+const sandboxNamespaces = ['pid', 'ipc', 'uts', 'mount', 'network'];
 
 /**
  * runc's own defaults (`runc spec`, libcontainer/specconv), for runtimes whose steps talk to the
@@ -123,11 +128,10 @@ function hostKernelHardening(options: NonNullable<BundleSpec['hostKernel']>): Pa
   const mapping = userns ? [{ containerID: 0, hostID: userns.hostId, size: userns.size }] : undefined;
   return {
     maskedPaths: hostKernelMaskedPaths,
-    readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     seccomp: defaultSeccompProfile(),
     ...(mapping
       ? {
-          namespaces: ['pid', 'ipc', 'uts', 'mount', 'network', 'user'].map((type) => ({ type })),
+          namespaces: [...sandboxNamespaces, 'user'].map((type) => ({ type })),
           uidMappings: mapping,
           gidMappings: mapping,
         }
