@@ -3,8 +3,8 @@
  * (dist/src/cli/main.js, with the node flags of its #! line) for `--help` and for `status` of a
  * finished one-step pipeline on the bench's dev server, against a bare `node -e 0` taken in the
  * same rounds (order rotating). `helpRatio` is the median `--help` over the median bare start.
- * Peak RSS is the process's own maxRSS, printed at exit by a preloaded one-liner that every
- * kind (the bare start included) carries alike.
+ * Peak RSS is the process's own VmHWM, printed at exit by a preloaded one-liner that every kind
+ * (the bare start included) carries alike.
  */
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -18,7 +18,17 @@ const compiledCli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.m
 /** The flags of the CLI's #! line (src/cli/main.ts). */
 const cliNodeFlags = ['--max-semi-space-size=2'];
 const rssMarker = 'trs-max-rss-kib=';
-const printMaxRss = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\n${rssMarker}'+process.resourceUsage().maxRSS+'\\n'))`;
+/**
+ * Printed at exit: VmHWM, the peak RSS of this process image. Not `resourceUsage().maxRSS`,
+ * which Linux carries over from the forking parent (the bench itself) through exec.
+ */
+const printMaxRss = `data:text/javascript,${encodeURIComponent(
+  `import { readFileSync } from 'node:fs';
+process.on('exit', () => {
+  const kib = /VmHWM:\\s*(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  process.stderr.write('\\n${rssMarker}' + kib + '\\n');
+});`,
+)}`;
 
 type Kind = 'bare' | 'help' | 'status';
 
