@@ -15,6 +15,7 @@ import { parseOptions, planFor, type ScenarioName, scenarioNames } from './optio
 import { say } from './progress.js';
 import { renderTable } from './report.js';
 import { measureCancel } from './scenarios/cancel.js';
+import { measureCliStartup } from './scenarios/cli-startup.js';
 import { crashStepSettings, measureCrashRecovery } from './scenarios/crash-recovery.js';
 import { measureSequentialPipeline } from './scenarios/pipeline-sequential.js';
 import { measureRawRuns } from './scenarios/raw-run.js';
@@ -72,6 +73,7 @@ const scenarios: { [K in ScenarioName]: () => Promise<NonNullable<ScenarioResult
   cancel: () => measureCancel(harness, plan),
   crash: () => measureCrashRecovery(harness, plan),
   rss: () => measureWorkerRss(harness, plan),
+  cli: () => measureCliStartup(harness, plan),
 };
 async function runScenario<K extends ScenarioName>(name: K): Promise<void> {
   results[name] = await scenarios[name]();

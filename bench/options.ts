@@ -13,6 +13,7 @@ export const scenarioNames = [
   'cancel',
   'crash',
   'rss',
+  'cli',
 ] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
@@ -42,6 +43,8 @@ export interface BenchPlan {
   rssConcurrentRounds: number;
   rssConcurrentContainers: number;
   floodBytes: number;
+  /** Rounds of the CLI start-up scenario (bare node, --help, status). */
+  cliRounds: number;
 }
 
 const usage = `usage: npm run bench -- [--json] [--runs N] [--quick] [--only ${scenarioNames.join(',')}] [--port P]
@@ -96,6 +99,7 @@ export function planFor(options: BenchOptions): BenchPlan {
       rssConcurrentRounds: 1,
       rssConcurrentContainers: 16,
       floodBytes: 64 * 1024 * 1024,
+      cliRounds: 5,
     };
   }
   const runs = options.runs;
@@ -115,6 +119,7 @@ export function planFor(options: BenchOptions): BenchPlan {
     rssConcurrentRounds: half,
     rssConcurrentContainers: 16,
     floodBytes: 1024 * 1024 * 1024,
+    cliRounds: 2 * runs,
   };
 }
 

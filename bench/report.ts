@@ -203,6 +203,20 @@ export function renderTable(json: BenchJson): string {
     );
   }
 
+  const cli = details.cli;
+  row('cli --help over bare `node -e 0` (medians)', num(json.cliStartupMs?.helpRatio), targets.cliHelpRatio);
+  row('cli status of a finished pipeline', ms(json.cliStartupMs?.status), targets.cliStatusMs);
+  if (cli) {
+    sub(
+      'bare node -e 0 / --help / status',
+      `${ms(cli.wallMs.bare.p50)} / ${ms(cli.wallMs.help.p50)} / ${ms(cli.wallMs.status.p50)}`,
+    );
+    sub(
+      'peak RSS bare / --help / status',
+      `${mb(cli.maxRssMb.bare)} / ${mb(cli.maxRssMb.help)} / ${mb(cli.maxRssMb.status)}`,
+    );
+  }
+
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0), 6));
   const line = (r: Row) =>
     `${r[0].padEnd(widths[0] as number)}  ${r[1].padStart(widths[1] as number)}  ${r[2].padEnd(widths[2] as number)}  ${r[3]}`.trimEnd();

@@ -7,6 +7,7 @@
 import type { BenchPlan } from './options.js';
 import type { Leftovers } from './root-sweep.js';
 import type { CancelResult } from './scenarios/cancel.js';
+import type { CliStartupResult } from './scenarios/cli-startup.js';
 import type { CrashRecoveryResult } from './scenarios/crash-recovery.js';
 import type { PipelineSequentialResult } from './scenarios/pipeline-sequential.js';
 import type { RawRunResult } from './scenarios/raw-run.js';
@@ -24,6 +25,7 @@ export interface ScenarioResults {
   cancel?: CancelResult;
   crash?: CrashRecoveryResult;
   rss?: WorkerRssResult;
+  cli?: CliStartupResult;
 }
 
 export interface BenchMeta {
@@ -76,13 +78,15 @@ export interface BenchJson {
     floodGrowth: number;
     floodBytes: number;
   } | null;
+  /** The compiled CLI's `--help` and `status` against a bare `node -e 0` (medians, same rounds). */
+  cliStartupMs: { bare: number; help: number; status: number; helpRatio: number; statusRatio: number } | null;
   targets: Record<string, Verdict>;
   details: ScenarioResults;
   meta: BenchMeta;
 }
 
 export function buildBenchJson(results: ScenarioResults, meta: BenchMeta): BenchJson {
-  const { raw, overhead, floor, pipeline, throughput, cancel, crash, rss } = results;
+  const { raw, overhead, floor, pipeline, throughput, cancel, crash, rss, cli } = results;
   const figures: Omit<BenchJson, 'targets' | 'details' | 'meta'> = {
     rawRunMs: raw?.rawRunMs.p50 ?? null,
     rawRunMsByBuild: {
@@ -119,6 +123,15 @@ export function buildBenchJson(results: ScenarioResults, meta: BenchMeta): Bench
           floodBytes: rss.flood.bytes,
         }
       : null,
+    cliStartupMs: cli
+      ? {
+          bare: cli.wallMs.bare.p50,
+          help: cli.wallMs.help.p50,
+          status: cli.wallMs.status.p50,
+          helpRatio: cli.helpRatio,
+          statusRatio: cli.statusRatio,
+        }
+      : null,
   };
   // Key order is reading order: the figures, their verdicts, then how they were obtained.
   return { ...figures, targets: verdicts(figures), details: results, meta };
@@ -144,6 +157,8 @@ function verdicts(json: Omit<BenchJson, 'targets' | 'details' | 'meta'>): Record
     throughputRatio: atLeast('>= 0.8', json.throughputRatio, 0.8),
     cancelToGoneP95Ms: atMost('p95 <= 1000 ms', json.cancelToGoneMs?.p95, 1000),
     workerRssAt16Mb: atMost('<= 200 MB', json.workerRssMb?.at16Containers, 200),
+    cliHelpRatio: atMost('<= 2.5 x node -e 0', json.cliStartupMs?.helpRatio, 2.5),
+    cliStatusMs: atMost('<= 350 ms', json.cliStartupMs?.status, 350),
     workerRssFloodGrowthMb: atMost(
       `growth <= ${floodBoundMb} MB (bounded)`,
       json.workerRssMb?.floodGrowth,

@@ -91,6 +91,26 @@ install_current_runsc() {
     -ldflags "-X gvisor.dev/gvisor/runsc/version.version=$runsc_release-go" "$runsc_module"
 }
 
+# The Python SDK for examples/python and its test (test/integration/python-sdk.test.ts): a venv
+# of its own, remade (beside the old one, then moved into place) when the pinned requirements
+# change; `.requirements` in it records what it holds.
+install_python_sdk() {
+  local venv="$cache/python/venv" requirements=examples/python/requirements.txt
+  cmp -s "$requirements" "$venv/.requirements" 2>/dev/null && return 0
+  if ! command -v python3 >/dev/null; then
+    step "no python3: the Python SDK test needs Python 3.9 or newer (apt-get install python3-venv)"
+    exit 1
+  fi
+  step "installing the Python SDK ($(grep -v '^#' "$requirements" | tr '\n' ' ')) into $venv"
+  mkdir -p "$cache/python"
+  rm -rf "$venv.partial"
+  python3 -m venv "$venv.partial"
+  "$venv.partial/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv.partial/.requirements"
+  rm -rf "$venv"
+  mv "$venv.partial" "$venv"
+}
+
 build_rootfs() {
   node_modules/.bin/tsx scripts/ensure-rootfs.ts
 }
@@ -99,4 +119,5 @@ timed "system packages" install_system_packages
 timed "npm packages" install_npm_packages
 timed "temporal dev server" install_temporal_cli
 timed "current runsc" install_current_runsc
+timed "python sdk" install_python_sdk
 timed "busybox rootfs" build_rootfs

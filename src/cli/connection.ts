@@ -1,6 +1,8 @@
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+// Types only: the client commands must not load the worker SDK (its native bridge); the worker's
+// connection is in worker-connection.ts.
+import type { NativeConnectionOptions } from '@temporalio/worker';
 
 /** Connection flags, as the `temporal` CLI takes them. */
 export interface ConnectionFlags {
@@ -39,16 +41,4 @@ export async function connectClient(
     },
   );
   return { client: new Client({ connection, namespace }), close: () => connection.close() };
-}
-
-export async function connectWorker(
-  flags: ConnectionFlags,
-): Promise<{ connection: NativeConnection; namespace: string }> {
-  const { connectionOptions, namespace } = resolveConnection(flags);
-  const connection = await NativeConnection.connect(connectionOptions).catch((error: Error) => {
-    throw new Error(
-      `cannot reach Temporal at ${connectionOptions.address}: ${error.message} (set --address or TEMPORAL_ADDRESS)`,
-    );
-  });
-  return { connection, namespace };
 }

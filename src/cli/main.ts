@@ -3,19 +3,19 @@
 // to fill under load): measured with `npm run bench -- --only rss`, a worker at 16 running
 // containers held 216 MiB with the default and 177 MiB with this, its garbage collection still
 // keeping pace with 1 GiB of step output. `env -S` passes the flag (GNU coreutils >= 8.30).
-import { resolve } from 'node:path';
 import type { LogLevel } from '@temporalio/worker';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { durationMs } from '../pipeline/duration.js';
-import { writeWorkflowBundle } from '../worker/bundle.js';
-import { defaultTaskQueue } from '../worker/index.js';
-import { type CleanupFlags, cleanupCommand } from './commands/cleanup.js';
-import { type DemoFlags, demoCommand } from './commands/demo.js';
-import { devServerCommand } from './commands/dev-server.js';
-import { cancelCommand, type RunFlags, runCommand, statusCommand } from './commands/pipeline.js';
-import { type WorkerFlags, workerCommand, workerFaultExitCode } from './commands/worker.js';
+import { defaultTaskQueue } from '../task-queue.js';
+// Types only, and light modules: `--help`, `status` and `cancel` must not load the worker SDK
+// (its native bridge), the runtime or the bundler. Each command loads its own modules when it
+// runs (await import() in its action); test/unit/light-imports.test.ts checks what is loaded.
+import type { CleanupFlags } from './commands/cleanup.js';
+import type { DemoFlags } from './commands/demo.js';
+import type { RunFlags } from './commands/pipeline.js';
+import type { WorkerFlags } from './commands/worker.js';
 import type { ConnectionFlags } from './connection.js';
-import { installSdkLogger } from './logging.js';
+import { workerFaultExitCode } from './exit-codes.js';
 
 const defaultRoot = '/run/temporal-runsc';
 const defaultWorkDir = '/var/lib/temporal-runsc';
@@ -169,6 +169,10 @@ to restart it. Bad input exits 2.`,
   )
   .action(
     exitWith(async (flags: WorkerFlags & { logLevel: LogLevel }) => {
+      const [{ installSdkLogger }, { workerCommand }] = await Promise.all([
+        import('./logging.js'),
+        import('./commands/worker.js'),
+      ]);
       installSdkLogger(flags.logLevel);
       await workerCommand(flags);
       return 0;
@@ -183,23 +187,37 @@ withConnection(
   .option('--task-queue <name>', 'shared task queue', defaultTaskQueue)
   .option('--detach', 'print the workflow id and return at once')
   .option('--json', 'print the result as one JSON object')
-  .action(exitWith((file: string, flags: RunFlags) => runCommand(file, flags)));
+  .action(
+    exitWith(async (file: string, flags: RunFlags) =>
+      (await import('./commands/pipeline.js')).runCommand(file, flags),
+    ),
+  );
 
 withConnection(program.command('status').description("show a pipeline's steps"))
   .argument('<workflowId>')
   .option('--json', 'print JSON')
-  .action(exitWith((id: string, flags: ConnectionFlags & { json?: boolean }) => statusCommand(id, flags)));
+  .action(
+    exitWith(async (id: string, flags: ConnectionFlags & { json?: boolean }) =>
+      (await import('./commands/pipeline.js')).statusCommand(id, flags),
+    ),
+  );
 
 withConnection(
   program.command('cancel').description('cancel a pipeline: abort its containers, run its finally steps'),
 )
   .argument('<workflowId>')
-  .action(exitWith((id: string, flags: ConnectionFlags) => cancelCommand(id, flags)));
+  .action(
+    exitWith(async (id: string, flags: ConnectionFlags) =>
+      (await import('./commands/pipeline.js')).cancelCommand(id, flags),
+    ),
+  );
 
 withRuntime(program.command('cleanup').description("clear this host's stuck runtime state and report it"))
   .option('--wipe', 'also empty the state directory (refused while a sandbox of this root runs)')
   .option('--json', 'print the report as JSON')
-  .action(exitWith((flags: CleanupFlags) => cleanupCommand(flags)));
+  .action(
+    exitWith(async (flags: CleanupFlags) => (await import('./commands/cleanup.js')).cleanupCommand(flags)),
+  );
 
 program
   .command('bundle-workflows')
@@ -209,6 +227,10 @@ program
   .argument('<file>', 'where to write the bundle (.js)')
   .action(
     exitWith(async (file: string) => {
+      const [{ resolve }, { writeWorkflowBundle }] = await Promise.all([
+        import('node:path'),
+        import('../worker/bundle.js'),
+      ]);
       const { path, bytes } = await writeWorkflowBundle(resolve(file));
       console.error(`wrote ${path} (${(bytes / 1024).toFixed(0)} KiB)`);
       return 0;
@@ -221,7 +243,11 @@ program
   .option('--port <n>', 'gRPC port', positiveInt, 7233)
   .option('--ui-port <n>', 'web UI port', positiveInt, 8233)
   .option('--db-file <path>', 'persist to this SQLite file', 'temporal-runsc-dev.db')
-  .action(exitWith((flags: { port: number; uiPort: number; dbFile: string }) => devServerCommand(flags)));
+  .action(
+    exitWith(async (flags: { port: number; uiPort: number; dbFile: string }) =>
+      (await import('./commands/dev-server.js')).devServerCommand(flags),
+    ),
+  );
 
 program
   .command('demo')
@@ -233,7 +259,11 @@ program
   .option('--json', 'print the result as one JSON object')
   .option('--keep-server', 'keep the dev server and its web UI up afterwards, until Ctrl-C')
   .action(
-    exitWith((flags: DemoFlags) => {
+    exitWith(async (flags: DemoFlags) => {
+      const [{ installSdkLogger }, { demoCommand }] = await Promise.all([
+        import('./logging.js'),
+        import('./commands/demo.js'),
+      ]);
       installSdkLogger('ERROR');
       return demoCommand(flags);
     }),

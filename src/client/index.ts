@@ -7,8 +7,21 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PipelineInput, PipelineResult, PipelineStatusSnapshot } from '../../workflows/types.js';
-import { defaultTaskQueue } from '../worker/index.js';
+import { defaultTaskQueue } from '../task-queue.js';
 import { runningContainers, withRunningContainers } from './running-steps.js';
+
+// The `temporal-runsc/client` entry point: starting, following, cancelling and reading pipelines
+// needs only @temporalio/client. Nothing here may import worker code (the worker SDK, its native
+// bridge, the runtime): test/unit/light-imports.test.ts checks the module graph.
+export type {
+  PipelineInput,
+  PipelineResult,
+  PipelineStatusSnapshot,
+  StepReport,
+  StepSpec,
+} from '../../workflows/types.js';
+export { defaultTaskQueue } from '../task-queue.js';
+export { type RunningContainer, runningContainers } from './running-steps.js';
 
 export type PipelineHandle = WorkflowHandle;
 

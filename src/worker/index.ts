@@ -12,10 +12,11 @@ import { checkStateRoot } from '../host/state-root.js';
 import { checkRuntimeAllowed } from '../policy/admit.js';
 import { parsePolicy } from '../policy/load.js';
 import { Runsc } from '../runtime/runsc.js';
+import { defaultTaskQueue } from '../task-queue.js';
 import { bothLocks, lockHostQueue, lockRoot, type RootLock } from './root-lock.js';
 import { superviseWorkers } from './supervise.js';
 
-export const defaultTaskQueue = 'temporal-runsc';
+export { defaultTaskQueue } from '../task-queue.js';
 
 /**
  * The worker options that shape a step's latency, apart from the defaults (the bench's floor

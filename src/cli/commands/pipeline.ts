@@ -7,7 +7,6 @@ import {
   pipelineStatus,
   startPipeline,
 } from '../../client/index.js';
-import { parsePipelineFile } from '../../pipeline/index.js';
 import { type ConnectionFlags, connectClient } from '../connection.js';
 import { statusLines, statusTable } from '../render.js';
 
@@ -20,6 +19,8 @@ export interface RunFlags extends ConnectionFlags {
 
 /** `run <file>`: validate, start, follow, print; exit status 0 only when the pipeline completed. */
 export async function runCommand(file: string, flags: RunFlags): Promise<number> {
+  // Loaded here, not at the top: `status` and `cancel` need no pipeline parser (zod, yaml).
+  const { parsePipelineFile } = await import('../../pipeline/index.js');
   const input = await parsePipelineFile(file);
   const { client, close } = await connectClient(flags);
   try {

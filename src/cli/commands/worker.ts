@@ -5,7 +5,9 @@ import type { NetworkMode } from '../../policy/schema.js';
 import { flavorOf } from '../../runtime/args.js';
 import { createSandboxWorker, defaultDrainTimeoutMs } from '../../worker/index.js';
 import { WorkerStopped } from '../../worker/supervise.js';
-import { type ConnectionFlags, connectWorker } from '../connection.js';
+import type { ConnectionFlags } from '../connection.js';
+import { workerFaultExitCode } from '../exit-codes.js';
+import { connectWorker } from '../worker-connection.js';
 
 export interface WorkerFlags extends ConnectionFlags {
   root: string;
@@ -32,9 +34,6 @@ export interface WorkerFlags extends ConnectionFlags {
   // Lifecycle: how a stop drains (milliseconds, from --drain-timeout).
   drainTimeout?: number;
 }
-
-/** The exit status of a worker that stopped for a fault (bad input exits 2). */
-export const workerFaultExitCode = 1;
 
 /** Runs a sandbox worker until SIGINT/SIGTERM; running steps are aborted on the way out. */
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
