@@ -27,9 +27,7 @@ export async function waitForContainer(
 }
 
 /** Each activity the workflow scheduled, in order: its type, its task queue, and how it closed. */
-export async function scheduledActivities(
-  handle: WorkflowHandle,
-): Promise<
+export async function scheduledActivities(handle: WorkflowHandle): Promise<
   {
     type: string;
     taskQueue: string;
