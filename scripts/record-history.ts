@@ -15,19 +15,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import { cancelPipeline, pipelineStatus, startPipeline } from '../src/client/index.js';
 import { devServerDynamicConfig, devServerExecutable, dynamicConfigArgs } from '../src/dev-server.js';
 import { processesOfRoot } from '../src/host/processes.js';
 import { ensureBusyboxRootfs } from '../src/rootfs.js';
 import { Runsc } from '../src/runtime/index.js';
-import { createSandboxWorker } from '../src/worker/index.js';
+import { createSandboxWorker, packagedWorkflowsPath } from '../src/worker/index.js';
 import { historyToFixture } from '../test/support/histories.js';
 import type { PipelineInput } from '../workflows/types.js';
 
 interface Recording {
   input: PipelineInput;
-  /** Cancel the pipeline once this step runs (its container is up). */
-  cancelWhenRunning?: string;
+  /** Cancel the pipeline once these steps run (their containers are up). */
+  cancelWhenRunning?: string[];
+  /**
+   * The pipeline's first host pick answers a host queue that no worker serves, so its first
+   * step is never taken up (SCHEDULE_TO_START) and moves. A fake pick (the worker that runs the
+   * pipeline is a plain one with its own hostQueue activity): a real host dies between the pick
+   * and the start of its step only by chance.
+   */
+  firstPickGoesNowhere?: true;
 }
 
 /** The pipelines: each shape of history the workflow code must keep replaying. */
@@ -81,7 +89,32 @@ const recordings: Recording[] = [
       ],
       finally: [{ name: 'notify', args: ['/bin/sh', '-c', 'echo notified after ${steps.first.exitCode}'] }],
     },
-    cancelWhenRunning: 'long',
+    cancelWhenRunning: ['long'],
+  },
+  {
+    // A parallel group cancelled while both run: the finally step waits for both aborts.
+    input: {
+      name: 'cancelled-group',
+      steps: [
+        { name: 'quick', group: 'g', args: ['/bin/sleep', '60'] },
+        {
+          name: 'stubborn',
+          group: 'g',
+          args: ['/bin/sh', '-c', "trap '' TERM; sleep 60 & while :; do wait; done"],
+        },
+      ],
+      finally: [{ name: 'notify', args: ['/bin/true'] }],
+    },
+    cancelWhenRunning: ['quick', 'stubborn'],
+  },
+  {
+    // A step whose first host never takes it up: it moves to a host that answers.
+    input: {
+      name: 'never-picked-up',
+      defaults: { queueTimeout: '2s' },
+      steps: [{ name: 'moved', args: ['/bin/true'] }],
+    },
+    firstPickGoesNowhere: true,
   },
 ];
 
@@ -128,26 +161,41 @@ async function main(): Promise<void> {
       graceMs: 1000,
       sweepOnStart: false,
     });
-    await worker.runUntil(
-      (async () => {
-        for (const { input, cancelWhenRunning } of chosen) {
-          const handle = await startPipeline(env.client, input, {
-            taskQueue,
-            workflowId: `record-${input.name}${values.label ? `-${values.label}` : ''}`,
-          });
-          if (cancelWhenRunning) {
-            await waitUntilRunning(handle, cancelWhenRunning);
-            await cancelPipeline(handle);
+    // Serves the pipelines whose first pick goes nowhere; later picks answer the real host.
+    let picks = 0;
+    const nowhereFirst = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: `${taskQueue}-nowhere-first`,
+      workflowsPath: packagedWorkflowsPath(),
+      activities: {
+        hostQueue: async () =>
+          picks++ === 0
+            ? { host: 'gone-host', hostQueue: `${taskQueue}@gone-host` }
+            : { host: worker.host, hostQueue: worker.hostQueue },
+      },
+    });
+    await nowhereFirst.runUntil(
+      worker.runUntil(
+        (async () => {
+          for (const { input, cancelWhenRunning, firstPickGoesNowhere } of chosen) {
+            const handle = await startPipeline(env.client, input, {
+              taskQueue: firstPickGoesNowhere ? `${taskQueue}-nowhere-first` : taskQueue,
+              workflowId: `record-${input.name}${values.label ? `-${values.label}` : ''}`,
+            });
+            if (cancelWhenRunning) {
+              for (const step of cancelWhenRunning) await waitUntilRunning(handle, step);
+              await cancelPipeline(handle);
+            }
+            const outcome = await handle.result().then(
+              () => 'completed',
+              (error: Error) => `closed with ${error.name}`,
+            );
+            const file = join(outDir, `${values.label ? `${input.name}-${values.label}` : input.name}.json`);
+            await writeFile(file, historyToFixture(await handle.fetchHistory()));
+            console.log(`${input.name}: ${outcome}; history in ${file}`);
           }
-          const outcome = await handle.result().then(
-            () => 'completed',
-            (error: Error) => `closed with ${error.name}`,
-          );
-          const file = join(outDir, `${values.label ? `${input.name}-${values.label}` : input.name}.json`);
-          await writeFile(file, historyToFixture(await handle.fetchHistory()));
-          console.log(`${input.name}: ${outcome}; history in ${file}`);
-        }
-      })(),
+        })(),
+      ),
     );
   } finally {
     await env.teardown();

@@ -1,4 +1,16 @@
 export { controlQueueFor } from './control-queue.js';
 export { type HostJanitorInput, hostJanitor } from './janitor.js';
 export { batchesOf, sandboxPipeline, statusQuery } from './pipeline.js';
+export {
+  defaultSandboxTaskQueue,
+  type HostTarget,
+  runSandboxed,
+  type SandboxedOptions,
+  type SandboxedSpec,
+  type SandboxFailure,
+  type SandboxHost,
+  type SandboxHostOptions,
+  sandboxFailure,
+  sandboxHost,
+} from './run-sandboxed.js';
 export * from './types.js';

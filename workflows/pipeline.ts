@@ -1,22 +1,15 @@
 import {
-  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  CancelledFailure,
   defineQuery,
   isCancellation,
-  log,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunContainerInput, RunContainerResult } from '../activities/types.js';
-import type { ControlActivities, HostActivities, SharedActivities } from './activities.js';
-import { controlQueueFor } from './control-queue.js';
 import {
   hasReferences,
   resolveArgs,
@@ -24,41 +17,17 @@ import {
   resolveReferences,
   type StepOutcome,
 } from './references.js';
-import type {
-  PipelineInput,
-  PipelineResult,
-  PipelineStatusSnapshot,
-  RunHeartbeatLike,
-  StepReport,
-  StepSpec,
-} from './types.js';
+import { type HostTarget, pickHere, runOnHosts } from './run-sandboxed.js';
+import type { PipelineInput, PipelineResult, PipelineStatusSnapshot, StepReport, StepSpec } from './types.js';
 
 export const statusQuery = defineQuery<PipelineStatusSnapshot>('status');
 
 /** The patch id of one host pick per parallel group (see sandboxPipeline). */
 const onePickPerGroupPatch = 'one-host-pick-per-group';
-/** The patch id of aborting running steps through their host's control queue (abortOnCancel). */
-const abortThroughControlQueuePatch = 'abort-through-control-queue';
+/** The patch id of a cancelled group waiting for all its members' aborts (groupOutcomes). */
+const waitForCancelledGroupPatch = 'wait-for-cancelled-group';
 /** The patch id of references as data: shell-quoted in scripts, refused in code (references.ts). */
 const referencesAsDataPatch = 'quote-references-in-shell-scripts';
-
-type HostTarget = Awaited<ReturnType<SharedActivities['hostQueue']>>;
-
-const defaultTimeout = '10m';
-const defaultHeartbeatTimeout = '10s';
-const defaultQueueTimeout = '5m';
-/** How many times a step moves to another host when its host is lost. */
-const maxHostMoves = 3;
-
-/**
- * Which host runs a step: asked of the worker that runs this workflow task, as a local activity,
- * so it costs no round trip through the server. A pipeline thus stays on one host while that
- * host lives (its workflow tasks are sticky to one worker); pipelines spread across hosts.
- */
-const shared = proxyLocalActivities<SharedActivities>({
-  startToCloseTimeout: '10s',
-  retry: { maximumAttempts: 10, initialInterval: '1s' },
-});
 
 /**
  * Runs the pipeline's steps in file order (members of one group in parallel), each in its own
@@ -94,8 +63,8 @@ export async function sandboxPipeline(input: PipelineInput): Promise<PipelineRes
       // The members of a group start together on one host: one local activity picks it for all
       // of them (one per member cost a marker event and an activity task each). Patched, so
       // that groups already running with one pick per member replay as they ran.
-      const hostPick = batch.length > 1 && patched(onePickPerGroupPatch) ? shared.hostQueue() : undefined;
-      const outcomes = await Promise.all(batch.map((step) => run(step, hostPick)));
+      const hostPick = batch.length > 1 && patched(onePickPerGroupPatch) ? pickHere() : undefined;
+      const outcomes = await groupOutcomes(batch.map((step) => run(step, hostPick)));
       failed = outcomes.some((ok, i) => !ok && !batch[i]?.continueOnError);
     }
   } catch (error) {
@@ -132,9 +101,10 @@ export async function sandboxPipeline(input: PipelineInput): Promise<PipelineRes
 
 /**
  * Runs one step to its end and records it. Resolves true when it succeeded; false when it
- * failed; throws the cancellation when the pipeline was cancelled. Retries come from Temporal's
- * retry policy; a step whose host stops answering moves to another host, and the lost host's
- * container is cleaned through that host's queue (best effort, bounded).
+ * failed; throws the cancellation when the pipeline was cancelled. The step itself runs as
+ * every sandboxed step does (runOnHosts: retries, the abort on cancellation, moves off a lost
+ * host); its background work (aborts, lost hosts' cleanup) goes into `cleanups`, which the
+ * pipeline awaits at its end.
  */
 async function runStep(
   pipeline: PipelineInput,
@@ -183,51 +153,28 @@ async function runStep(
   const startedAt = Date.now();
 
   try {
-    for (let move = 0; ; move++) {
-      // A move goes wherever the workflow runs now, so it always asks again.
-      const target = await (move === 0 && hostPick ? hostPick : shared.hostQueue());
-      report.host = target.host;
-      const host = proxyActivities<HostActivities>({
-        taskQueue: target.hostQueue,
-        startToCloseTimeout: step.timeout ?? defaults.timeout ?? defaultTimeout,
-        heartbeatTimeout: step.heartbeatTimeout ?? defaults.heartbeatTimeout ?? defaultHeartbeatTimeout,
-        scheduleToStartTimeout: defaults.queueTimeout ?? defaultQueueTimeout,
-        // Said explicitly: a cancelled pipeline must wait until the container is confirmed gone.
-        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        summary: step.name,
-        retry: {
-          maximumAttempts: retry.maximumAttempts ?? 3,
-          initialInterval: retry.initialInterval ?? '1s',
-          backoffCoefficient: retry.backoffCoefficient ?? 2,
-          ...(retry.maximumInterval ? { maximumInterval: retry.maximumInterval } : {}),
-          nonRetryableErrorTypes: ['InvalidStep'],
+    const outcome = await runOnHosts(
+      activityInput,
+      {
+        timeout: step.timeout ?? defaults.timeout,
+        heartbeatTimeout: step.heartbeatTimeout ?? defaults.heartbeatTimeout,
+        queueTimeout: defaults.queueTimeout,
+        retry,
+      },
+      {
+        ...(hostPick ? { first: hostPick } : {}),
+        // A pipeline runs on a sandbox worker: the worker of its task picks (a local activity).
+        pick: pickHere,
+        onHost: (target) => {
+          report.host = target.host;
         },
-      });
-      try {
-        const stopWatching = abortOnCancel(target.hostQueue, step.name, cleanups);
-        const outcome = await host.runContainer(activityInput).finally(stopWatching);
-        recordResult(report, outcome);
-        report.status = 'succeeded';
-        results[step.name] = { exitCode: outcome.exitCode, result: outcome.result };
-        if (outcome.previousAttempt?.outcome === 'other-host') {
-          cleanups.push(
-            cleanupElsewhere(outcome.previousAttempt.hostQueue, outcome.previousAttempt.containerId),
-          );
-        }
-        return true;
-      } catch (error) {
-        if (abortedOnCancel(error)) {
-          throw new CancelledFailure(`${step.name}: aborted, the pipeline was cancelled`, [], error as Error);
-        }
-        const lost = lostHostHeartbeat(error);
-        if (lost && move < maxHostMoves) {
-          log.warn('step lost its host; moving it', { step: step.name, host: target.host });
-          cleanups.push(cleanupElsewhere(lost.hostQueue, lost.containerId));
-          continue;
-        }
-        throw error;
-      }
-    }
+      },
+      cleanups,
+    );
+    recordResult(report, outcome);
+    report.status = 'succeeded';
+    results[step.name] = { exitCode: outcome.exitCode, result: outcome.result };
+    return true;
   } catch (error) {
     if (isCancellation(error)) {
       report.status = 'cancelled';
@@ -242,79 +189,19 @@ async function runStep(
 }
 
 /**
- * When the pipeline is cancelled while the step runs, tells the step's host at once, through its
- * control queue: the cancellation itself reaches the activity only with the response to its
- * next heartbeat, which the worker sends at most every 2 s (workerTuning.host). Returns the
- * function that stops watching, for when the step has ended. Patched (on cancellation only, so
- * pipelines that are never cancelled carry no marker): histories of pipelines cancelled before
- * this existed replay as they ran.
+ * The members' outcomes of a group. On a cancellation, it waits until every member has ended
+ * (its container aborted and confirmed gone) before it throws, so that the finally steps never
+ * run beside a member still being aborted. Patched, evaluated only then: groups cancelled
+ * before this replay as they ran, going on at the first cancelled member.
  */
-function abortOnCancel(hostQueue: string, step: string, cleanups: Promise<void>[]): () => void {
-  let running = true;
-  const scope = CancellationScope.current();
-  scope.cancelRequested.catch(() => {
-    // A non-cancellable scope (the finally steps') hears its parent's cancellation too, but
-    // is not cancelled by it.
-    if (!running || !scope.consideredCancelled || !patched(abortThroughControlQueuePatch)) return;
-    cleanups.push(CancellationScope.nonCancellable(() => requestAbort(hostQueue, step)));
-  });
-  return () => {
-    running = false;
-  };
-}
-
-/** abortStep on the host's control queue: best effort, bounded; the cancellation still follows. */
-async function requestAbort(hostQueue: string, step: string): Promise<void> {
-  const control = proxyActivities<ControlActivities>({
-    taskQueue: controlQueueFor(hostQueue),
-    scheduleToCloseTimeout: '10s',
-    retry: { maximumAttempts: 1 },
-    summary: `abort ${step}`,
-  });
+async function groupOutcomes(members: Promise<boolean>[]): Promise<boolean[]> {
   try {
-    await control.abortStep({ step });
+    return await Promise.all(members);
   } catch (error) {
-    log.warn('could not ask the host to abort a step; its heartbeat brings the cancellation', {
-      hostQueue,
-      step,
-      error: String(error),
-    });
-  }
-}
-
-/** The step ended because its cancelled pipeline asked its host to abort it (abortStep). */
-function abortedOnCancel(error: unknown): boolean {
-  return (
-    error instanceof ActivityFailure &&
-    error.cause instanceof ApplicationFailure &&
-    error.cause.type === 'StepAborted' &&
-    CancellationScope.current().consideredCancelled
-  );
-}
-
-/** The container of an attempt whose host stopped answering (its last heartbeat says where). */
-function lostHostHeartbeat(error: unknown): RunHeartbeatLike | undefined {
-  if (!(error instanceof ActivityFailure) || !(error.cause instanceof TimeoutFailure)) return undefined;
-  const timeout = error.cause;
-  if (timeout.timeoutType !== 'SCHEDULE_TO_START' && timeout.timeoutType !== 'HEARTBEAT') {
-    return undefined;
-  }
-  const details = timeout.lastHeartbeatDetails as RunHeartbeatLike | undefined;
-  return details?.containerId ? details : undefined;
-}
-
-/** Cleanup on another host's queue: best effort, bounded, never blocking the pipeline's outcome. */
-async function cleanupElsewhere(hostQueue: string, containerId: string): Promise<void> {
-  const other = proxyActivities<HostActivities>({
-    taskQueue: hostQueue,
-    scheduleToCloseTimeout: '1m',
-    retry: { maximumAttempts: 3 },
-    summary: `cleanup ${containerId}`,
-  });
-  try {
-    await other.deleteContainer({ containerId });
-  } catch (error) {
-    log.warn('could not clean a container on another host', { hostQueue, containerId, error: String(error) });
+    if (members.length > 1 && isCancellation(error) && patched(waitForCancelledGroupPatch)) {
+      await Promise.allSettled(members);
+    }
+    throw error;
   }
 }
 

@@ -9,7 +9,7 @@ import { cancelPipeline, pipelineResult, pipelineStatus, startPipeline } from '.
 import { controlQueueFor } from '../../workflows/control-queue.js';
 import type { PipelineInput, PipelineResult } from '../../workflows/types.js';
 import { pathWithRuntimeUnderTest, removeTestRoot, testRuntime } from '../support/runtime.js';
-import { startTestCluster, type TestCluster } from '../support/worker.js';
+import { startTestCluster, type TestCluster, waitForRunningStep } from '../support/worker.js';
 
 const runtime = testRuntime();
 let cluster: TestCluster;
@@ -179,6 +179,57 @@ describe('sandboxPipeline', () => {
     );
     const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
     expect(payload && defaultPayloadConverter.fromPayload(payload)).toEqual({ running: true });
+  });
+  it('a cancelled group aborts all its members before the finally steps run', async () => {
+    const handle = await startPipeline(
+      cluster.client,
+      {
+        name: 'cancelled-group',
+        steps: [
+          { name: 'quick', group: 'g', args: ['/bin/sleep', '60'] },
+          // Ignores TERM: its abort waits out the worker's grace, then KILLs it, well after quick's.
+          {
+            name: 'stubborn',
+            group: 'g',
+            args: ['/bin/sh', '-c', "trap '' TERM; sleep 60 & while :; do wait; done"],
+          },
+        ],
+        finally: [{ name: 'notify', args: ['/bin/true'] }],
+      },
+      { taskQueue: cluster.taskQueue },
+    );
+    const running = [await waitForRunningStep(handle, 'quick'), await waitForRunningStep(handle, 'stubborn')];
+    await cancelPipeline(handle);
+    const result = await pipelineResult(handle);
+    expect(result.steps.map((s) => [s.name, s.status])).toEqual([
+      ['quick', 'cancelled'],
+      ['stubborn', 'cancelled'],
+      ['notify', 'succeeded'],
+    ]);
+    for (const step of running) expect(await runtime.exists(step.containerId as string)).toBe(false);
+
+    // In the history, notify was scheduled only after both members' activities had closed.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduledAt = new Map<string, number>();
+    for (const e of events) {
+      const attributes = e.activityTaskScheduledEventAttributes;
+      const payload = attributes?.input?.payloads?.[0];
+      if (attributes?.activityType?.name !== 'runContainer' || !payload) continue;
+      const { step } = defaultPayloadConverter.fromPayload(payload) as { step: string };
+      scheduledAt.set(String(e.eventId), Number(e.eventId));
+      scheduledAt.set(step, Number(e.eventId));
+    }
+    const closedAt = (step: string) =>
+      Number(
+        events.find((e) =>
+          [e.activityTaskFailedEventAttributes, e.activityTaskCanceledEventAttributes].some(
+            (a) => a && Number(a.scheduledEventId) === scheduledAt.get(step),
+          ),
+        )?.eventId,
+      );
+    const notifyScheduled = scheduledAt.get('notify') as number;
+    expect(closedAt('quick')).toBeLessThan(notifyScheduled);
+    expect(closedAt('stubborn')).toBeLessThan(notifyScheduled);
   });
 });
 
