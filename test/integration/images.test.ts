@@ -349,6 +349,26 @@ describe(`local images and the cache (${runtimeUnderTestLabel()})`, () => {
   });
 });
 
+describe(`a writable root for rootfs folders too (${runtimeUnderTestLabel()})`, () => {
+  it('lets a rootfs step write into its root, leaves the folder as it was, and counts the writes against its memory limit', async () => {
+    const activities = await testActivities({ runtime });
+    const rootfs = inject('rootfs');
+    const small = await environment().run(activities, {
+      step: 'small',
+      args: ['/bin/sh', '-c', 'echo hi > /etc/from-step && cat /etc/from-step'],
+    });
+    expect(small.stdoutTail.trim()).toBe('hi');
+    expect(existsSync(join(rootfs, 'etc', 'from-step'))).toBe(false);
+    const { error } = await failure(activities, {
+      step: 'big',
+      args: ['/bin/sh', '-c', 'dd if=/dev/zero of=/big bs=1M count=400'],
+      limits: { memoryBytes: 128 * 1024 * 1024 },
+    });
+    expect(error).toMatchObject({ type: 'ContainerExit' });
+    expect(existsSync(join(rootfs, 'big'))).toBe(false);
+  });
+});
+
 describe(`a pipeline whose steps name images (${runtimeUnderTestLabel()})`, () => {
   it('runs defaults.image for steps without args, a step’s own image, and reports each digest', async () => {
     const cacheDir = join(inject('workDir'), `images-${randomBytes(4).toString('hex')}`);
