@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { readRegularFile } from '../host/read-regular-file.js';
 import { type ImageDefaults, imageDefaultsFrom, imageDefaultsSchema } from './config.js';
 import { digestPattern, type ImageReference, skopeoSource } from './reference.js';
-import { Skopeo } from './skopeo.js';
+import { type InspectedImage, Skopeo } from './skopeo.js';
 import { ImageToolError } from './tool.js';
 import { Umoci } from './umoci.js';
 
@@ -111,6 +111,8 @@ export class ImageCache {
   /** Removals under way, by digest: a use waits for it and unpacks again. */
   private readonly removing = new Map<string, Promise<void>>();
   private readonly tags = new Map<string, { digest: string; at: number }>();
+  /** What the last resolve of a digest said (its sizes), for the unpack that follows it. */
+  private readonly inspected = new Map<string, InspectedImage>();
   /** Records read or written by this process (the entry's rootfs is checked on each use). */
   private readonly records = new Map<string, ImageRecord>();
   private userSeq = 0;
@@ -159,9 +161,11 @@ export class ImageCache {
       ref.kind === 'registry' ? ref.text : `${ref.kind}:${options.localPath ?? ref.path}:${ref.tag ?? ''}`;
     const memo = this.tags.get(key);
     if (ref.kind === 'registry' && memo && Date.now() - memo.at < this.options.tagTtlMs) return memo.digest;
-    const { digest } = await this.inspect(ref, undefined, options);
-    if (ref.kind === 'registry') this.tags.set(key, { digest, at: Date.now() });
-    return digest;
+    const inspected = await this.inspect(ref, undefined, options);
+    if (ref.kind === 'registry') this.tags.set(key, { digest: inspected.digest, at: Date.now() });
+    // A first use unpacks right after: it need not ask the source again for the sizes.
+    this.inspected.set(inspected.digest, inspected);
+    return inspected.digest;
   }
 
   /**
@@ -202,6 +206,7 @@ export class ImageCache {
         // The unpack goes on for other steps if this one is cancelled; this one stops waiting.
         record = await abortable(pending, options.signal);
       } else {
+        this.inspected.delete(digest);
         // The last use is the record's mtime: what the age budget reads.
         const now = new Date();
         await utimes(join(this.entryDir(hex), 'image.json'), now, now).catch(() => undefined);
@@ -308,7 +313,9 @@ export class ImageCache {
     try {
       await mkdir(scratch, { mode: 0o700 });
       // The size as stored is known before anything is fetched: a huge image costs no disk.
-      const inspected = await this.inspect(ref, digest, { localPath, signal: deadline });
+      const known = this.inspected.get(digest);
+      this.inspected.delete(digest);
+      const inspected = known ?? (await this.inspect(ref, digest, { localPath, signal: deadline }));
       if (ref.kind === 'registry' && inspected.digest !== digest) {
         throw new ImageError(`image: ${ref.text} answered with ${inspected.digest}, not ${digest}`, true);
       }
