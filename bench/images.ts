@@ -73,7 +73,11 @@ try {
   }
   console.log(
     JSON.stringify({
-      cold: { 'skopeo copy + umoci unpack': summarize(raw), 'cache first use (tag)': summarize(cold) },
+      cold: {
+        'skopeo copy + umoci unpack': summarize(raw),
+        'cache first use (tag)': summarize(cold),
+        'cache warm use + release (digest)': summarize(warmUse),
+      },
     }),
   );
 
