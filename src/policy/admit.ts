@@ -85,6 +85,9 @@ export interface PolicyGateOptions {
   warn?: (message: string) => void;
 }
 
+/** The rootfs of an admitted image step until its image is unpacked: not a folder. */
+export const imageNotPrepared = '/.temporal-runsc-image-not-prepared';
+
 /** Mount destinations a step may not cover: the sandbox's own and the worker's /out. */
 const reservedDestinations = ['/proc', '/sys', '/dev'];
 
@@ -214,7 +217,9 @@ export class PolicyGate {
     if (problems.length > 0) throw new ValidationError('step', problems);
     return {
       bundle: {
-        rootfs,
+        // An image's root is put here by the activity once fetched (activities/image-step.ts);
+        // until then no folder: a bundle made without it fails instead of running the default.
+        rootfs: image ? imageNotPrepared : rootfs,
         mounts,
         user,
         limits: {
