@@ -1,6 +1,7 @@
 import type { LiveContainers } from '../src/host/live-containers.js';
 import type { ContainerOwner } from '../src/host/owner.js';
 import type { StepAborts } from '../src/host/step-aborts.js';
+import type { ImageCache } from '../src/image/cache.js';
 import type { LogCaps } from '../src/output/log-writer.js';
 import type { LogRetention } from '../src/output/retention.js';
 import type { PolicyGate } from '../src/policy/admit.js';
@@ -26,4 +27,6 @@ export interface ActivityDeps {
   owner: ContainerOwner;
   /** The operator's sandbox policy: every step is admitted through it before anything starts. */
   policy: PolicyGate;
+  /** The host's image cache (steps that name an image). */
+  images?: ImageCache;
 }

@@ -1,9 +1,12 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type CleanupOptions, type CleanupReport, cleanupHost } from '../src/host/cleanup.js';
 import { LiveContainers } from '../src/host/live-containers.js';
 import { currentOwner } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
+import { ImageCache, type ImageCollectReport, type ImagePullEvent } from '../src/image/cache.js';
+import { Skopeo } from '../src/image/skopeo.js';
 import type { LogCaps } from '../src/output/log-writer.js';
 import { type LogRetention, type LogSweepReport, sweepLogs } from '../src/output/retention.js';
 import { PolicyGate } from '../src/policy/admit.js';
@@ -55,6 +58,8 @@ export interface SandboxActivityOptions {
    * Default: no mounts, the worker's own rootfs, default limits, no network, no secrets.
    */
   policy?: SandboxPolicy | SandboxPolicyInput;
+  /** Called after each image fetch and unpack (a hook for metrics). */
+  onImagePull?: (event: ImagePullEvent) => void;
 }
 
 /**
@@ -65,6 +70,7 @@ export async function createActivities(options: SandboxActivityOptions) {
   const host = options.host ?? hostname();
   const runtime = options.runtime instanceof Runsc ? options.runtime : new Runsc(options.runtime ?? {});
   const rootfs = options.rootfs ?? defaultRootfsDir();
+  const policy = parsePolicy(options.policy);
   const deps: ActivityDeps = {
     runtime,
     host,
@@ -83,11 +89,12 @@ export async function createActivities(options: SandboxActivityOptions) {
     aborts: new StepAborts(),
     owner: await currentOwner(host),
     policy: await PolicyGate.create({
-      policy: parsePolicy(options.policy),
+      policy,
       runtime,
       rootfs,
       workDir: options.workDir,
     }),
+    images: await openImageCache(policy, options),
   };
   // At start: what a crashed worker left (mounted `/out`s, bundles, old logs) goes now.
   await sweepHostFiles(deps);
@@ -160,7 +167,15 @@ export async function createActivities(options: SandboxActivityOptions) {
           throw ApplicationFailure.nonRetryable(error.message, 'UnsafeStateRoot');
         throw error;
       });
-      return { ...report, ...(await sweepHostFiles(deps)) };
+      const images = await deps.images?.collect().catch(
+        (error: Error): ImageCollectReport => ({
+          dir: deps.images?.dir ?? '',
+          removed: [],
+          keptBytes: 0,
+          problems: [error.message],
+        }),
+      );
+      return { ...report, ...(await sweepHostFiles(deps)), ...(images ? { images } : {}) };
     },
   };
 }
@@ -171,6 +186,31 @@ export type SandboxActivities = Awaited<ReturnType<typeof createActivities>>;
 export interface HostCleanupReport extends CleanupReport {
   workspaces: WorkspaceSweepReport;
   logs: LogSweepReport;
+  /** What the image cache's budget removed (when the policy allows images). */
+  images?: ImageCollectReport;
+}
+
+/**
+ * The host's image cache, when the policy allows any image (otherwise every image is refused
+ * at admission and nothing is made): `images.cache.dir`, or `<workDir>/images`.
+ */
+async function openImageCache(
+  policy: SandboxPolicy,
+  options: SandboxActivityOptions,
+): Promise<ImageCache | undefined> {
+  const { images } = policy;
+  if (images.registries.length === 0 && images.layouts.length === 0) return undefined;
+  return ImageCache.open({
+    dir: images.cache.dir ?? join(options.workDir, 'images'),
+    skopeo: new Skopeo(images.authFile ? { authFile: images.authFile } : {}),
+    maxBytes: images.cache.maxBytes,
+    maxAgeMs: images.cache.maxAge,
+    maxImageBytes: images.maxImageBytes,
+    pullTimeoutMs: images.pullTimeout,
+    tagTtlMs: images.tagTtl,
+    insecureRegistries: images.plainHttp,
+    ...(options.onImagePull ? { onPull: options.onImagePull } : {}),
+  });
 }
 
 /** Attempt workspaces no live worker owns, and logs past their retention. Never throws. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { limitsSchema, mountSchema, networkSchema, secretsSchema } from '../src/bundle/spec.js';
-import { parseOrThrow } from '../src/validation.js';
+import { imageReferenceSchema } from '../src/image/schema.js';
+import { parseOrThrow, ValidationError } from '../src/validation.js';
 import type { RunContainerInput } from './types.js';
 
 const exitCodes = (what: string) =>
@@ -9,7 +10,11 @@ const exitCodes = (what: string) =>
 /** The activity's input, checked before anything runs. Bundle fields are checked by createBundle. */
 export const runContainerInputSchema = z.strictObject({
   step: z.string({ error: 'must be the step name' }).min(1, { error: 'must not be empty: name the step' }),
-  args: z.array(z.string()).min(1, { error: 'must name at least the program to run, e.g. ["/bin/true"]' }),
+  // Optional only with an image (its Entrypoint and Cmd run): checked once the image is known.
+  args: z
+    .array(z.string())
+    .min(1, { error: 'must name at least the program to run, e.g. ["/bin/true"]' })
+    .optional(),
   env: z.record(z.string(), z.string()).optional(),
   cwd: z.string().optional(),
   user: z
@@ -19,6 +24,7 @@ export const runContainerInputSchema = z.strictObject({
   limits: limitsSchema.optional(),
   tmpfsBytes: z.number().int().positive().optional(),
   rootfs: z.string().optional(),
+  image: imageReferenceSchema.optional(),
   network: networkSchema.optional(),
   secrets: secretsSchema.optional(),
   graceMs: z.number().int().nonnegative({ error: 'must be 0 or more milliseconds' }).optional(),
@@ -29,5 +35,17 @@ export const runContainerInputSchema = z.strictObject({
 });
 
 export function parseRunContainerInput(input: unknown): RunContainerInput {
-  return parseOrThrow(runContainerInputSchema, input, 'step') as RunContainerInput;
+  const parsed = parseOrThrow(runContainerInputSchema, input, 'step') as RunContainerInput;
+  if (parsed.args === undefined && parsed.image === undefined) {
+    throw new ValidationError('step', [
+      {
+        field: 'args',
+        message: 'is required: give the command, e.g. ["/bin/sh", "-c", "echo hi"], or name an image',
+      },
+    ]);
+  }
+  if (parsed.image !== undefined && parsed.rootfs !== undefined) {
+    throw new ValidationError('step', [{ field: 'image', message: 'give image or rootfs, not both' }]);
+  }
+  return parsed;
 }

@@ -17,8 +17,15 @@ import { ValidationError } from '../src/validation.js';
 import { AttemptWorkspace, WorkspaceError } from '../src/workspace/index.js';
 import type { ActivityDeps } from './deps.js';
 import { judgeExit } from './exit-policy.js';
+import { type PreparedStep, prepareStepRoot } from './image-step.js';
 import { parseRunContainerInput } from './input.js';
-import type { PreviousAttempt, RunContainerInput, RunContainerResult, RunHeartbeat } from './types.js';
+import type {
+  ImageRecordOfRun,
+  PreviousAttempt,
+  RunContainerInput,
+  RunContainerResult,
+  RunHeartbeat,
+} from './types.js';
 
 /** Where a step may leave a small JSON result for later steps (inside the container). */
 export const resultFileInContainer = '/out/result.json';
@@ -64,12 +71,32 @@ export async function runContainer(
   const overtime = AbortSignal.timeout(admitted.timeoutMs);
   let attempt: { run: RunResult; result: RunContainerResult };
   let abortRequest: { signal: AbortSignal; unregister(): void } | undefined;
+  let prepared: PreparedStep | undefined;
   try {
+    // The step's root: its image (fetched, unpacked, config applied) or its rootfs.
+    prepared = await prepareStepRoot(
+      deps,
+      context,
+      input,
+      admitted,
+      {
+        step: input.step,
+        containerId,
+        host: deps.host,
+        hostQueue: deps.hostQueue,
+        startedAt: new Date().toISOString(),
+        stdoutBytes: 0,
+        stderrBytes: 0,
+      },
+      heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs),
+    ).catch((error: unknown) => {
+      throw invalidStep(error);
+    });
     const workspace = await AttemptWorkspace.create(
       { workDir: deps.workDir, outBytes: admitted.outBytes, logCaps: deps.logCaps },
       containerId,
       deps.owner,
-      admitted.bundle.user,
+      prepared.admitted.bundle.user,
       admitted.mountSources,
     ).catch((error: unknown) => {
       // A source that changed since admission is the input's fault: not retried.
@@ -88,12 +115,13 @@ export async function runContainer(
       attempt = await runInWorkspace(
         deps,
         context,
-        input,
+        prepared.input,
         workspace,
         abortRequest.signal,
         previousAttempt,
-        admitted,
+        prepared.admitted,
         overtime,
+        prepared.record,
       );
     } finally {
       abortRequest?.unregister();
@@ -103,6 +131,8 @@ export async function runContainer(
     }
   } finally {
     deps.live.delete(containerId);
+    // The sandbox is gone: the image may be collected again.
+    await prepared?.use?.release().catch(() => undefined);
   }
   const { run, result } = attempt;
 
@@ -156,12 +186,13 @@ export async function runContainer(
 async function runInWorkspace(
   deps: ActivityDeps,
   context: Context,
-  input: RunContainerInput,
+  input: RunContainerInput & { args: string[] },
   workspace: AttemptWorkspace,
   abortSignal: AbortSignal,
   previousAttempt: PreviousAttempt | undefined,
   admitted: Admitted,
   overtime: AbortSignal,
+  image: ImageRecordOfRun | undefined,
 ): Promise<{ run: RunResult; result: RunContainerResult }> {
   const { maskValues } = admitted;
   const { info } = context;
@@ -212,6 +243,8 @@ async function runInWorkspace(
     startedAt: new Date().toISOString(),
     stdoutBytes: 0,
     stderrBytes: 0,
+    // Carried in every heartbeat: the last one is what a retry reads.
+    ...(image ? { image } : {}),
   };
   const beat = () => {
     heartbeat.stdoutBytes = stdout.bytes;
@@ -278,6 +311,7 @@ async function runInWorkspace(
     hostQueue: deps.hostQueue,
     attempt: info.attempt,
     ...(previousAttempt ? { previousAttempt } : {}),
+    ...(image ? { image } : {}),
   };
   Object.assign(
     result,

@@ -29,7 +29,8 @@ export interface ExitPolicy {
 
 /** What runs in the container: shared by the activity input and the pipeline's steps. */
 export interface ContainerSpec {
-  args: string[];
+  /** The command; optional only for a step with an image (its Entrypoint and Cmd). */
+  args?: string[];
   env?: Record<string, string>;
   cwd?: string;
   user?: { uid: number; gid: number };
@@ -37,6 +38,13 @@ export interface ContainerSpec {
   limits?: LimitsInput;
   /** Root filesystem (absolute path on the worker host); the worker's default when not given. */
   rootfs?: string;
+  /**
+   * An image as the root filesystem (instead of rootfs): `registry.example/team/tool:1.4`,
+   * `...@sha256:<hex>`, `oci:/path[:tag]`, `oci-archive:/path.tar` or `docker-archive:/path.tar`,
+   * as the worker's policy allows. Its Entrypoint/Cmd run when the step gives no args (args
+   * replace Cmd), its Env goes under the step's, WorkingDir and User are the defaults.
+   */
+  image?: string;
   /** `none` (default), `sandbox` (gVisor's own network stack) or `host`: as the worker's policy allows. */
   network?: 'none' | 'sandbox' | 'host';
   /**
@@ -86,6 +94,14 @@ export interface RunContainerResult {
   /** Why the result file was refused (too large, not a regular file, not JSON); never its content. */
   resultError?: string;
   previousAttempt?: PreviousAttempt;
+  /** The image the step ran from, and the digest its reference resolved to. */
+  image?: ImageRecordOfRun;
+}
+
+/** Which image a step ran from: what it named and the manifest digest that was used. */
+export interface ImageRecordOfRun {
+  reference: string;
+  digest: string;
 }
 
 /** What each heartbeat records: enough for the next attempt (or an operator) to find the container. */
@@ -99,6 +115,8 @@ export interface RunHeartbeat {
   startedAt: string;
   stdoutBytes: number;
   stderrBytes: number;
+  /** The image's digest as this attempt resolved it: a retry uses the same one. */
+  image?: ImageRecordOfRun;
 }
 
 export interface ContainerRef {

@@ -32,6 +32,10 @@ install_system_packages() {
   has_static_busybox || missing+=(busybox-static)
   command -v flock >/dev/null || missing+=(util-linux)
   command -v file >/dev/null || missing+=(file)
+  # Images: skopeo fetches them, umoci unpacks them; docker-registry is the tests' local registry.
+  command -v skopeo >/dev/null || missing+=(skopeo)
+  command -v umoci >/dev/null || missing+=(umoci)
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
   ((${#missing[@]} == 0)) && return 0
   if [[ $(id -u) -ne 0 ]]; then
     step "missing ${missing[*]}: run this script as root, or install them with apt-get"
@@ -39,7 +43,46 @@ install_system_packages() {
   fi
   step "installing ${missing[*]} from Debian's packages"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # docker-registry's postinst would start (and enable) a registry on port 5000 for good; the
+  # tests start their own on 127.0.0.1 and stop it. A policy-rc.d that refuses service starts
+  # keeps the package from starting one (only while we install, and only if none is there).
+  local own_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {
+    [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
+    return 1
+  }
+  [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
+  stop_packaged_registry
+}
+
+# A registry service left by the package (installed before, or by someone else): stopped and
+# disabled, so nothing answers on port 5000 that the tests did not start.
+stop_packaged_registry() {
+  if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
+}
+
+# The demo's image: an OCI layout made with umoci from the busybox root filesystem, built aside
+# and moved into place (an interrupted setup leaves no half layout).
+build_demo_image() {
+  local layout="$cache/images/demo" staging
+  [[ -f $layout/index.json ]] && return 0
+  staging=$(mktemp -d "$cache/images.XXXXXX")
+  umoci init --layout "$staging/demo"
+  umoci new --image "$staging/demo:busybox"
+  umoci insert --image "$staging/demo:busybox" "$cache/rootfs/busybox" / >/dev/null
+  umoci config --image "$staging/demo:busybox" \
+    --config.env='GREETING=hello from the demo image' \
+    --config.cmd=/bin/sh --config.cmd=-c --config.cmd='echo "$GREETING (busybox $(busybox | head -1 | cut -d" " -f2))"'
+  mkdir -p "$cache/images"
+  mv "$staging/demo" "$layout"
+  rm -rf "$staging"
 }
 
 install_npm_packages() {
@@ -121,3 +164,4 @@ timed "temporal dev server" install_temporal_cli
 timed "current runsc" install_current_runsc
 timed "python sdk" install_python_sdk
 timed "busybox rootfs" build_rootfs
+timed "demo image" build_demo_image

@@ -18,7 +18,14 @@ import {
   type StepOutcome,
 } from './references.js';
 import { type HostTarget, pickHere, runOnHosts } from './run-sandboxed.js';
-import type { PipelineInput, PipelineResult, PipelineStatusSnapshot, StepReport, StepSpec } from './types.js';
+import type {
+  PipelineDefaults,
+  PipelineInput,
+  PipelineResult,
+  PipelineStatusSnapshot,
+  StepReport,
+  StepSpec,
+} from './types.js';
 
 export const statusQuery = defineQuery<PipelineStatusSnapshot>('status');
 
@@ -118,9 +125,11 @@ async function runStep(
   const defaults = pipeline.defaults ?? {};
   const retry = { ...defaults.retry, ...step.retry };
   const resolveText = asData ? resolveData : resolveReferences;
+  // No args: the step's image runs its own Entrypoint and Cmd.
+  const stepArgs = step.args ?? [];
   const args = asData
-    ? resolveArgs(step.args, results)
-    : { args: step.args.map((a) => resolveReferences(a, results)) };
+    ? resolveArgs(stepArgs, results)
+    : { args: stepArgs.map((a) => resolveReferences(a, results)) };
   if ('problem' in args) {
     // The validator refuses this before a pipeline starts; a client that skipped it gets the
     // step failed here, with nothing run. A throw would stall the workflow instead.
@@ -131,7 +140,7 @@ async function runStep(
   }
   const activityInput: RunContainerInput = {
     step: step.name,
-    args: args.args,
+    ...(step.args ? { args: args.args } : {}),
     env: Object.fromEntries(
       Object.entries({ ...defaults.env, ...step.env }).map(([k, v]) => [k, resolveText(v, results)]),
     ),
@@ -141,7 +150,7 @@ async function runStep(
     ...(step.user ? { user: step.user } : {}),
     ...(step.mounts ? { mounts: step.mounts } : {}),
     limits: { ...defaults.limits, ...step.limits },
-    ...((step.rootfs ?? defaults.rootfs) ? { rootfs: step.rootfs ?? defaults.rootfs } : {}),
+    ...rootOf(step, defaults),
     // Names only, unresolved: the worker reads the values from its own store.
     ...(step.network ? { network: step.network } : {}),
     ...(step.secrets ? { secrets: step.secrets } : {}),
@@ -217,6 +226,7 @@ function recordResult(report: StepReport, outcome: RunContainerResult): void {
     stdoutTail: outcome.stdoutTail,
     stderrTail: outcome.stderrTail,
     ...(outcome.result !== undefined ? { result: outcome.result } : {}),
+    ...(outcome.image ? { image: outcome.image } : {}),
   });
 }
 
@@ -257,12 +267,24 @@ export function emptyReport(name: string, isFinally: boolean): StepReport {
   };
 }
 
+/**
+ * The step's root: its own `image` or `rootfs`, else the defaults' (one of them: a step's own
+ * choice replaces the defaults' other kind). Neither: the worker's own rootfs.
+ */
+function rootOf(step: StepSpec, defaults: PipelineDefaults): { image?: string; rootfs?: string } {
+  if (step.image) return { image: step.image };
+  if (step.rootfs) return { rootfs: step.rootfs };
+  if (defaults.image) return { image: defaults.image };
+  if (defaults.rootfs) return { rootfs: defaults.rootfs };
+  return {};
+}
+
 /** Whether any step's args, env or cwd refers to a step (so that resolving them can differ). */
 function usesReferences(input: PipelineInput): boolean {
   if (Object.values(input.defaults?.env ?? {}).some(hasReferences)) return true;
   return [...input.steps, ...(input.finally ?? [])].some(
     (step) =>
-      step.args.some(hasReferences) ||
+      (step.args ?? []).some(hasReferences) ||
       Object.values(step.env ?? {}).some(hasReferences) ||
       (step.cwd !== undefined && hasReferences(step.cwd)),
   );

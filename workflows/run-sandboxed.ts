@@ -179,7 +179,7 @@ async function runWithOwnBackground(
   const { name, ...container } = spec;
   const input: RunContainerInput = {
     ...container,
-    step: name ?? programName(spec.args),
+    step: name ?? programName(spec.args ?? []),
     ...(options.exitCodes ? { exitCodes: options.exitCodes } : {}),
     ...(options.failOn ? { failOn: options.failOn } : {}),
     ...(options.retry?.nonRetryableExitCodes

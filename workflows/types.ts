@@ -36,6 +36,8 @@ export interface StepSpec extends ContainerSpec {
 
 export interface PipelineDefaults {
   rootfs?: string;
+  /** An image as every step's root filesystem (a step's own image or rootfs replaces it). */
+  image?: string;
   limits?: LimitsInput;
   retry?: RetrySpec;
   timeout?: DurationInput;
@@ -76,6 +78,8 @@ export interface StepReport {
   result?: unknown;
   /** Why the step failed, in one line. */
   error?: string;
+  /** The image the step ran from and the digest its reference resolved to. */
+  image?: { reference: string; digest: string };
 }
 
 export type PipelineStatus = 'running' | 'completed' | 'failed' | 'cancelled';

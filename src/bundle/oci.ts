@@ -63,7 +63,7 @@ export function toOciConfig(spec: BundleSpec): OciConfig {
       rlimits: spec.rlimits.map((r) => ({ ...r })),
       noNewPrivileges: true,
     },
-    root: { path: spec.rootfs, readonly: true },
+    root: { path: spec.rootfs, readonly: !spec.writableRoot },
     hostname: spec.hostname,
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },

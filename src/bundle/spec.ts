@@ -121,6 +121,11 @@ export const bundleSpecSchema = z.strictObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, { error: 'must be a valid hostname' })
     .default('sandbox'),
   mounts: z.array(mountSchema).default([]),
+  /**
+   * A writable root (`root.readonly: false`). Only for a runtime that puts its own writable
+   * layer over the root (runsc with `rootOverlay`): without one, writes would reach the folder.
+   */
+  writableRoot: z.boolean().default(false),
   /** Size of the writable tmpfs at /tmp; the rootfs itself is read-only. */
   tmpfsBytes: positiveInteger('the /tmp size in bytes').default(64 * 1024 * 1024),
   limits: limitsSchema.default({}),

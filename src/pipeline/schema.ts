@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { stepNamePattern } from '../../workflows/references.js';
 import type { DurationInput } from '../../workflows/types.js';
 import { limitsSchema, mountSchema, networkSchema, secretsSchema } from '../bundle/spec.js';
+import { imageReferenceSchema } from '../image/schema.js';
 import { durationMs } from './duration.js';
 
 export const pipelineNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -116,7 +117,9 @@ export const stepSchema = mapping(
           'a list of strings, e.g. ["/bin/sh", "-c", "echo hi"]',
         ),
       })
-      .min(1, { error: 'must name at least the program to run, e.g. ["/bin/true"]' }),
+      .min(1, { error: 'must name at least the program to run, e.g. ["/bin/true"]' })
+      // Optional only for a step with an image (its Entrypoint and Cmd): see pipelineSchema.
+      .optional(),
     env: env.optional(),
     cwd: absolutePath('the working directory inside the container').optional(),
     user: mapping(
@@ -135,6 +138,8 @@ export const stepSchema = mapping(
       .optional(),
     limits: limitsSchema.optional(),
     rootfs: absolutePath('the root filesystem folder on the worker host').optional(),
+    /** An OCI image as the root filesystem (instead of rootfs), as the worker's policy allows. */
+    image: imageReferenceSchema.optional(),
     /** `none` by default; `sandbox` or `host` only where the worker's policy allows it. */
     network: networkSchema.optional(),
     /** Names of secrets the worker resolves from its own store (never values). */
@@ -169,6 +174,7 @@ export const pipelineSchema = mapping(
     defaults: mapping(
       {
         rootfs: absolutePath('the root filesystem folder on the worker host').optional(),
+        image: imageReferenceSchema.optional(),
         limits: limitsSchema.optional(),
         retry: retrySchema.optional(),
         timeout: duration.optional(),
@@ -177,12 +183,38 @@ export const pipelineSchema = mapping(
         queueTimeout: duration.optional(),
         env: env.optional(),
       },
-      'rootfs, limits, retry, timeout, heartbeatTimeout, queueTimeout and env',
+      'rootfs or image, limits, retry, timeout, heartbeatTimeout, queueTimeout and env',
     ).optional(),
     steps: steps('the steps to run').min(1, { error: 'must list at least one step' }),
     finally: steps('the steps that always run at the end').optional(),
   },
   'name, steps and optionally defaults and finally',
-);
+).superRefine((pipeline, ctx) => {
+  const defaults = pipeline.defaults ?? {};
+  if (defaults.image !== undefined && defaults.rootfs !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['defaults', 'image'], message: 'give image or rootfs, not both' });
+  }
+  for (const list of ['steps', 'finally'] as const) {
+    for (const [index, step] of (pipeline[list] ?? []).entries()) {
+      if (step.image !== undefined && step.rootfs !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [list, index, 'image'],
+          message: 'give image or rootfs, not both',
+        });
+      }
+      // A step's own rootfs replaces the defaults' image.
+      const image = step.image ?? (step.rootfs === undefined ? defaults.image : undefined);
+      if (step.args === undefined && image === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [list, index, 'args'],
+          message:
+            'is required: give the command as a list, e.g. ["/bin/sh", "-c", "echo hi"] (only a step with an image may leave it out)',
+        });
+      }
+    }
+  }
+});
 
 export type PipelineFile = z.output<typeof pipelineSchema>;

@@ -9,6 +9,7 @@ import { lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { RunContainerInput } from '../../activities/types.js';
 import { type Mount, pidsLimitProblem } from '../bundle/spec.js';
+import { type ImageReference, parseImageReference, repositoryAllowedBy } from '../image/reference.js';
 import { Runsc } from '../runtime/runsc.js';
 import { runtimePlatform } from '../runtime/version.js';
 import { SecretError, SecretStore } from '../secrets/store.js';
@@ -36,6 +37,8 @@ export interface Admitted {
     env: Record<string, string>;
     /** Set under runc and crun: the hardening their steps need (see src/bundle/oci.ts). */
     hostKernel?: Record<string, never>;
+    /** runsc: the root is writable, into runsc's memory overlay (the runtime client sets it). */
+    writableRoot: boolean;
   };
   /** The size the step's /out may reach (the attempt workspace caps it). */
   outBytes: number;
@@ -52,6 +55,11 @@ export interface Admitted {
    * resolve the path again, later, and a link swapped in meanwhile would be followed.
    */
   mountSources: AdmittedSource[];
+  /**
+   * The step's image, when it names one (`bundle.rootfs` is then a placeholder: the activity
+   * puts the image's unpacked root there). `localPath`: the real path of a local layout or archive.
+   */
+  image?: { ref: ImageReference; localPath?: string };
 }
 
 /** A bind-mount source as admitted: its real path and the identity (lstat) it had then. */
@@ -77,6 +85,9 @@ export interface PolicyGateOptions {
   warn?: (message: string) => void;
 }
 
+/** The rootfs of an admitted image step until its image is unpacked: not a folder. */
+export const imageNotPrepared = '/.temporal-runsc-image-not-prepared';
+
 /** Mount destinations a step may not cover: the sandbox's own and the worker's /out. */
 const reservedDestinations = ['/proc', '/sys', '/dev'];
 
@@ -92,6 +103,7 @@ export class PolicyGate {
     options: PolicyGateOptions,
     private readonly real: {
       rootfs: string[];
+      layouts: string[];
       readOnly: string[];
       readWrite: string[];
       protectedPaths: { path: string; what: string }[];
@@ -147,6 +159,7 @@ export class PolicyGate {
       options,
       {
         rootfs: [ownRootfs, ...(await realPaths(policy.rootfs))],
+        layouts: await realPaths(policy.images.layouts),
         readOnly,
         readWrite,
         protectedPaths,
@@ -165,22 +178,11 @@ export class PolicyGate {
     const { policy } = this;
 
     const rootfs = await this.admitRootfs(input, refuse);
+    const image = await this.admitImage(input, refuse);
     const { mounts, sources: mountSources } = await this.admitMounts(input, refuse);
 
     const user = input.user ?? policy.user.default;
-    const inRange = (value: number, [low, high]: readonly [number, number]) => value >= low && value <= high;
-    if (!inRange(user.uid, policy.user.uids)) {
-      refuse(
-        'user.uid',
-        `${user.uid} is outside the allowed uids (policy.user.uids: ${policy.user.uids.join('-')}); ask the operator to allow it`,
-      );
-    }
-    if (!inRange(user.gid, policy.user.gids)) {
-      refuse(
-        'user.gid',
-        `${user.gid} is outside the allowed gids (policy.user.gids: ${policy.user.gids.join('-')}); ask the operator to allow it`,
-      );
-    }
+    for (const problem of this.userProblems(user, 'user')) refuse(problem.field, problem.message);
 
     const { default: defaults, max } = policy.limits;
     const asked = { ...input.limits, tmpfsBytes: input.tmpfsBytes };
@@ -215,7 +217,9 @@ export class PolicyGate {
     if (problems.length > 0) throw new ValidationError('step', problems);
     return {
       bundle: {
-        rootfs,
+        // An image's root is put here by the activity once fetched (activities/image-step.ts);
+        // until then no folder: a bundle made without it fails instead of running the default.
+        rootfs: image ? imageNotPrepared : rootfs,
         mounts,
         user,
         limits: {
@@ -225,6 +229,8 @@ export class PolicyGate {
         },
         tmpfsBytes: input.tmpfsBytes ?? defaults.tmpfsBytes,
         env,
+        // runsc writes into its overlay (runtimeFor sets it), never into the shared folder.
+        writableRoot: this.runtime.flavor === 'runsc',
         ...(this.runtime.flavor === 'runsc' ? {} : { hostKernel: {} }),
       },
       outBytes: defaults.outBytes,
@@ -233,7 +239,76 @@ export class PolicyGate {
       maskValues,
       runtime: this.runtimeFor(network),
       mountSources,
+      ...(image ? { image } : {}),
     };
+  }
+
+  /**
+   * A user against the policy's ranges. `field` names where it came from: `user` (the step's),
+   * or `image.config.User` (an image's default, which is untrusted input like a step's own).
+   */
+  userProblems(user: { uid: number; gid: number }, field: string): FieldProblem[] {
+    const { policy } = this;
+    const problems: FieldProblem[] = [];
+    const inRange = (value: number, [low, high]: readonly [number, number]) => value >= low && value <= high;
+    if (!inRange(user.uid, policy.user.uids)) {
+      problems.push({
+        field: field === 'user' ? 'user.uid' : field,
+        message: `${user.uid} is outside the allowed uids (policy.user.uids: ${policy.user.uids.join('-')}); ask the operator to allow it${field === 'user' ? '' : ', or give the step a user'}`,
+      });
+    }
+    if (!inRange(user.gid, policy.user.gids)) {
+      problems.push({
+        field: field === 'user' ? 'user.gid' : field,
+        message: `gid ${user.gid} is outside the allowed gids (policy.user.gids: ${policy.user.gids.join('-')}); ask the operator to allow it${field === 'user' ? '' : ', or give the step a user'}`,
+      });
+    }
+    return problems;
+  }
+
+  /**
+   * The image reference against the policy: a registry reference must be below one of
+   * `policy.images.registries`, a local layout or archive below one of `policy.images.layouts`
+   * (by real path). Nothing is fetched here.
+   */
+  private async admitImage(
+    input: RunContainerInput,
+    refuse: (f: string, m: string) => void,
+  ): Promise<Admitted['image']> {
+    if (input.image === undefined) return undefined;
+    if (input.rootfs !== undefined) {
+      refuse('image', 'give image or rootfs, not both');
+      return undefined;
+    }
+    const ref = parseImageReference(input.image);
+    if ('problem' in ref) {
+      refuse('image', ref.problem);
+      return undefined;
+    }
+    const { images } = this.policy;
+    if (ref.kind === 'registry') {
+      if (!images.registries.some((prefix) => repositoryAllowedBy(ref.repository, prefix))) {
+        refuse(
+          'image',
+          `${ref.repository} is not in an allowed registry (policy.images.registries: ${images.registries.length ? images.registries.join(', ') : 'none'}); ask the operator to allow it`,
+        );
+        return undefined;
+      }
+      return { ref };
+    }
+    const real = await realPathOf(ref.path);
+    if (real === undefined) {
+      refuse('image', `${ref.path} does not exist on this host: fix the path`);
+      return undefined;
+    }
+    if (!this.real.layouts.some((allowed) => isWithin(real, allowed))) {
+      refuse(
+        'image',
+        `${ref.path}${real !== ref.path ? ` (really ${real})` : ''} is not under an allowed image folder (policy.images.layouts: ${images.layouts.length ? images.layouts.join(', ') : 'none'}); ask the operator to allow it`,
+      );
+      return undefined;
+    }
+    return { ref, localPath: real };
   }
 
   private async admitRootfs(
@@ -381,12 +456,15 @@ export class PolicyGate {
     return { env, maskValues };
   }
 
-  /** runsc's network mode is a global flag: one client per mode, sharing the root. */
+  /**
+   * runsc's network mode is a global flag: one client per mode, sharing the root; each puts its
+   * memory overlay over the step's root (the bundle's writableRoot relies on it).
+   */
   private runtimeFor(network: NetworkMode): Runsc {
     if (this.runtime.flavor !== 'runsc') return this.runtime;
     let runtime = this.runtimes.get(network);
     if (!runtime) {
-      runtime = new Runsc({ ...this.runtime.options, network });
+      runtime = new Runsc({ ...this.runtime.options, network, rootOverlay: 'memory' });
       this.runtimes.set(network, runtime);
     }
     return runtime;

@@ -32,6 +32,90 @@ const duration = z
     return ms;
   });
 
+/** A duration that may be zero (0: off). */
+const durationOrZero = z
+  .union([z.number(), z.string()], { error: 'must be a duration like "30s", or 0' })
+  .transform((value, ctx) => {
+    const ms = value === 0 || value === '0' ? 0 : durationMs(value);
+    if (ms === undefined || !(ms >= 0)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration like "30s", or 0' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/**
+ * A registry, or a repository prefix in one: `host[:port]` or `host[:port]/path`. The host is
+ * named in full (a dot, a port or localhost): references with short names are refused anyway.
+ */
+const registryPrefix = z
+  .string({ error: 'must be a registry or repository prefix, e.g. registry.example/team' })
+  .regex(
+    /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\/?$/,
+    { error: 'must be a registry or repository prefix, e.g. registry.example or registry.example/team' },
+  )
+  .refine((prefix) => /[.:]/.test(prefix.split('/')[0] ?? '') || prefix.split('/')[0] === 'localhost', {
+    error:
+      'must name the registry host in full (with a dot, a port, or localhost), e.g. registry.example/team',
+  });
+
+const hostPort = z
+  .string({ error: 'must be a registry host[:port], e.g. 127.0.0.1:5000' })
+  .regex(/^[a-zA-Z0-9.-]+(?::[0-9]{1,5})?$/, {
+    error: 'must be a registry host[:port], e.g. 127.0.0.1:5000',
+  });
+
+export const defaultImagePolicy = {
+  maxImageBytes: 4 * 1024 * 1024 * 1024,
+  pullTimeoutMs: 10 * 60_000,
+  tagTtlMs: 0,
+  cache: { maxBytes: 20 * 1024 * 1024 * 1024, maxAgeMs: 7 * 24 * 3_600_000 },
+} as const;
+
+/**
+ * Images steps may name (`image:`). Nothing by default: a reference from workflow input makes
+ * the worker (root) reach a registry and fill its disk, so the operator names where from.
+ */
+const imagesSchema = z
+  .strictObject({
+    /** Registries or repository prefixes: `registry.example` allows all of it, `registry.example/team` that path and below. */
+    registries: z.array(registryPrefix).default([]),
+    /** Folders under which `oci:`, `oci-archive:` and `docker-archive:` paths may lie (real paths). */
+    layouts: z.array(absolutePath).default([]),
+    /** Registries reached over plain HTTP, without TLS (a local registry on 127.0.0.1). */
+    plainHttp: z.array(hostPort).default([]),
+    /** Registry credentials (skopeo's --authfile); default: the containers auth file, then ~/.docker/config.json. */
+    authFile: absolutePath.optional(),
+    /** Largest image: its layers as stored (checked before the fetch), and unpacked. */
+    maxImageBytes: positiveInteger('bytes').default(defaultImagePolicy.maxImageBytes),
+    /** Deadline of one fetch and of one unpack. */
+    pullTimeout: duration.default(defaultImagePolicy.pullTimeoutMs),
+    /** How long a tag's digest is reused before the registry is asked again (0: every step asks). */
+    tagTtl: durationOrZero.default(defaultImagePolicy.tagTtlMs),
+    cache: z
+      .strictObject({
+        /** Where unpacked images live (root's, 0700). Default: `<workDir>/images`. */
+        dir: absolutePath.optional(),
+        /** Unpacked images kept in all; past it, unused ones go, least recently used first. */
+        maxBytes: positiveInteger('bytes').default(defaultImagePolicy.cache.maxBytes),
+        /** An image no step used for this long goes. */
+        maxAge: duration.default(defaultImagePolicy.cache.maxAgeMs),
+      })
+      .default({
+        maxBytes: defaultImagePolicy.cache.maxBytes,
+        maxAge: defaultImagePolicy.cache.maxAgeMs,
+      }),
+  })
+  .default({
+    registries: [],
+    layouts: [],
+    plainHttp: [],
+    maxImageBytes: defaultImagePolicy.maxImageBytes,
+    pullTimeout: defaultImagePolicy.pullTimeoutMs,
+    tagTtl: defaultImagePolicy.tagTtlMs,
+    cache: { maxBytes: defaultImagePolicy.cache.maxBytes, maxAge: defaultImagePolicy.cache.maxAgeMs },
+  });
+
 const id = z.number({ error: 'must be a whole number' }).int().nonnegative();
 const idRange = z
   .tuple([id, id], { error: 'must be [lowest, highest], e.g. [1000, 1999]' })
@@ -122,6 +206,7 @@ export const sandboxPolicySchema = z
           .default([]),
       })
       .default({ allow: [] }),
+    images: imagesSchema,
     /** runc and crun isolate far less than runsc: steps run under them only when this is true. */
     allowWeakRuntime: z.boolean({ error: 'must be true or false' }).default(false),
   })

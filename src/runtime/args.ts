@@ -26,6 +26,13 @@ export interface RuntimeOptions {
   logFile?: string;
   /** More global flags, placed before the subcommand. */
   extraArgs?: readonly string[];
+  /**
+   * runsc only: a writable layer over the root filesystem, in the sandbox's memory
+   * (`--overlay2=root:memory`, both builds): a step writes anywhere in its root, the shared
+   * folder (an image's, a rootfs) never changes, and what it writes counts against its memory
+   * limit. Placed after `extraArgs`, so no extra flag turns it off for a bundle that relies on it.
+   */
+  rootOverlay?: 'memory';
   /** Deadline for management calls (state, list, kill, delete...). Default 10 s. */
   timeoutMs?: number;
 }
@@ -55,6 +62,15 @@ export function globalArgs(options: RuntimeOptions, logFile = options.logFile): 
   if (options.debugLog) args.push('--debug', `--debug-log=${options.debugLog}`);
   if (logFile) args.push(`--log=${logFile}`, '--log-format=json');
   args.push(...(options.extraArgs ?? []));
+  if (options.rootOverlay) {
+    if (flavor !== 'runsc') {
+      throw new InvalidRuntimeInput(
+        'rootOverlay',
+        `is a runsc setting; ${flavor} has no such flag: leave it unset`,
+      );
+    }
+    args.push(`--overlay2=root:${options.rootOverlay}`);
+  }
   return args;
 }
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -5,7 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { PipelineInput } from '../../../workflows/types.js';
 import { type DevServer, startDevServer } from '../../dev-server.js';
 import { processesOfRoot } from '../../host/processes.js';
-import { ensureBusyboxRootfs } from '../../rootfs.js';
+import { cacheDir, ensureBusyboxRootfs } from '../../rootfs.js';
 import { Runsc } from '../../runtime/runsc.js';
 import { createSandboxWorker } from '../../worker/index.js';
 import { runPipeline } from './pipeline.js';
@@ -20,12 +21,22 @@ export interface DemoFlags {
   keepServer?: boolean;
 }
 
-/** The example pipeline: success, a retry that heals, a timeout, a result passed on, and a finally step. */
-export function demoPipeline(stateDir: string): PipelineInput {
+/** The demo's image: an OCI layout that scripts/setup.sh builds from the busybox root filesystem. */
+export function demoImageLayout(): string {
+  return join(cacheDir(), 'images', 'demo');
+}
+
+/**
+ * The example pipeline, every step from the demo image: its own command (no args), success, a
+ * retry that heals, a timeout, a result passed on, and a finally step.
+ */
+export function demoPipeline(stateDir: string, image = `oci:${demoImageLayout()}:busybox`): PipelineInput {
   return {
     name: 'demo',
-    defaults: { retry: { maximumAttempts: 3, initialInterval: '200ms' }, heartbeatTimeout: '5s' },
+    defaults: { image, retry: { maximumAttempts: 3, initialInterval: '200ms' }, heartbeatTimeout: '5s' },
     steps: [
+      // No args: the image's own Cmd runs, with its Env.
+      { name: 'hello' },
       {
         name: 'build',
         args: [
@@ -77,6 +88,12 @@ export function demoPipeline(stateDir: string): PipelineInput {
 export async function demoCommand(flags: DemoFlags): Promise<number> {
   const started = Date.now();
   const rootfs = await ensureBusyboxRootfs();
+  if (!existsSync(join(demoImageLayout(), 'index.json'))) {
+    console.error(
+      `the demo image is missing (${demoImageLayout()}): run scripts/setup.sh (npm run demo does)`,
+    );
+    return 1;
+  }
   let server: DevServer | undefined;
   let address = flags.address;
   if (!address) {
@@ -99,7 +116,8 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     workDir: flags.workDir,
     rootfs,
     // The flaky step keeps its state here, inside the work dir: so the policy names it exactly.
-    policy: { mounts: { readWrite: [stateDir] } },
+    // Steps run from the demo image's layout: the only image folder allowed, no registry.
+    policy: { mounts: { readWrite: [stateDir] }, images: { layouts: [demoImageLayout()] } },
   });
   try {
     const result = await worker.runUntil(
