@@ -16,6 +16,7 @@ import { say } from './progress.js';
 import { renderTable } from './report.js';
 import { measureCancel } from './scenarios/cancel.js';
 import { crashStepSettings, measureCrashRecovery } from './scenarios/crash-recovery.js';
+import { measureLongPipelines } from './scenarios/long-pipeline.js';
 import { measureSequentialPipeline } from './scenarios/pipeline-sequential.js';
 import { measureRawRuns } from './scenarios/raw-run.js';
 import { measureStepOverhead } from './scenarios/step-overhead.js';
@@ -72,6 +73,7 @@ const scenarios: { [K in ScenarioName]: () => Promise<NonNullable<ScenarioResult
   cancel: () => measureCancel(harness, plan),
   crash: () => measureCrashRecovery(harness, plan),
   rss: () => measureWorkerRss(harness, plan),
+  long: () => measureLongPipelines(harness, plan),
 };
 async function runScenario<K extends ScenarioName>(name: K): Promise<void> {
   results[name] = await scenarios[name]();

@@ -13,7 +13,10 @@ export const scenarioNames = [
   'cancel',
   'crash',
   'rss',
+  'long',
 ] as const;
+/** Scenarios `--only` must name: too long for every bench run. */
+const optInScenarios: readonly ScenarioName[] = ['long'];
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface BenchOptions {
@@ -24,6 +27,8 @@ export interface BenchOptions {
   only: ReadonlySet<ScenarioName>;
   /** gRPC port of the bench's own dev server (its UI is not started). */
   port: number;
+  /** Lengths of the long-pipeline scenario's pipelines (`--long-steps`). */
+  longSteps?: number[];
 }
 
 /** How many repetitions and how big, per scenario: cheap scenarios repeat more. */
@@ -42,6 +47,8 @@ export interface BenchPlan {
   rssConcurrentRounds: number;
   rssConcurrentContainers: number;
   floodBytes: number;
+  /** Sequential steps of each long pipeline (scenario `long`). */
+  longPipelineSteps: number[];
 }
 
 const usage = `usage: npm run bench -- [--json] [--runs N] [--quick] [--only ${scenarioNames.join(',')}] [--port P]
@@ -49,14 +56,15 @@ const usage = `usage: npm run bench -- [--json] [--runs N] [--quick] [--only ${s
   --runs N   base repetition count (default 5); heavier scenarios use fewer, cheap ones more
   --quick    a fast smoke of every scenario with small sizes (figures are not comparable)
   --only     run only these scenarios (comma-separated)
-  --port     gRPC port of the bench's own Temporal dev server (default 17233)`;
+  --port     gRPC port of the bench's own Temporal dev server (default 17233)
+  --long-steps N[,N...]  lengths of the long pipelines (scenario long, run only when named; default 10,1000)`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
     json: false,
     quick: false,
     runs: 5,
-    only: new Set(scenarioNames),
+    only: new Set(scenarioNames.filter((name) => !optInScenarios.includes(name))),
     port: 17233,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -71,6 +79,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     else if (arg === '--runs') options.runs = positiveInteger(arg, value());
     else if (arg === '--port') options.port = positiveInteger(arg, value());
     else if (arg === '--only') options.only = scenarioSet(value());
+    else if (arg === '--long-steps')
+      options.longSteps = value()
+        .split(',')
+        .map((n) => positiveInteger(arg, n));
     else if (arg === '--help' || arg === '-h') {
       process.stderr.write(`${usage}\n`);
       process.exit(0);
@@ -96,6 +108,7 @@ export function planFor(options: BenchOptions): BenchPlan {
       rssConcurrentRounds: 1,
       rssConcurrentContainers: 16,
       floodBytes: 64 * 1024 * 1024,
+      longPipelineSteps: options.longSteps ?? [10],
     };
   }
   const runs = options.runs;
@@ -115,6 +128,7 @@ export function planFor(options: BenchOptions): BenchPlan {
     rssConcurrentRounds: half,
     rssConcurrentContainers: 16,
     floodBytes: 1024 * 1024 * 1024,
+    longPipelineSteps: options.longSteps ?? [10, 1000],
   };
 }
 

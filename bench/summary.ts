@@ -8,6 +8,7 @@ import type { BenchPlan } from './options.js';
 import type { Leftovers } from './root-sweep.js';
 import type { CancelResult } from './scenarios/cancel.js';
 import type { CrashRecoveryResult } from './scenarios/crash-recovery.js';
+import type { LongPipelineResult } from './scenarios/long-pipeline.js';
 import type { PipelineSequentialResult } from './scenarios/pipeline-sequential.js';
 import type { RawRunResult } from './scenarios/raw-run.js';
 import type { StepOverheadResult, StepSplit } from './scenarios/step-overhead.js';
@@ -24,6 +25,7 @@ export interface ScenarioResults {
   cancel?: CancelResult;
   crash?: CrashRecoveryResult;
   rss?: WorkerRssResult;
+  long?: LongPipelineResult;
 }
 
 export interface BenchMeta {
