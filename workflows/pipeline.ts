@@ -150,13 +150,16 @@ export async function sandboxPipeline(
     runStep(input, step, reports.get(step.name) as StepReport, results, cleanups, asData, hostPick);
 
   // What this run's records may take: what is left of the payload budget once the input and the
-  // outcomes carried to the next run are counted.
+  // outcomes carried to the next run are counted (outcomes of this run's steps that later steps
+  // refer to are carried too: they count with the records).
+  const inputBytes = jsonBytes(input);
+  const referenced = referencedSteps(input);
   const budget = Math.max(
     minimumRecordBudgetBytes,
     Math.min(
       state.recordBudgetBytes ?? defaultRecordBudgetBytes,
       defaultRecordBudgetBytes,
-      payloadBudgetBytes - jsonBytes(input) - jsonBytes(results),
+      payloadBudgetBytes - inputBytes - jsonBytes(results),
     ),
   );
   let recordBytes = 0;
@@ -189,7 +192,10 @@ export async function sandboxPipeline(
       const hostPick = batch.length > 1 && patched(onePickPerGroupPatch) ? shared.hostQueue() : undefined;
       const outcomes = await Promise.all(batch.map((step) => run(step, hostPick)));
       failed = outcomes.some((ok, i) => !ok && !batch[i]?.continueOnError);
-      for (const step of batch) recordBytes += jsonBytes(reports.get(step.name));
+      for (const step of batch) {
+        recordBytes += jsonBytes(reports.get(step.name));
+        if (referenced.has(step.name)) recordBytes += jsonBytes(results[step.name]);
+      }
       index += batch.length;
     }
     if (next !== undefined) {
@@ -199,13 +205,18 @@ export async function sandboxPipeline(
       }
       await Promise.all(cleanups);
       const ran = [...reports.values()].filter((r) => !r.finally && r.status !== 'pending');
-      const referenced = referencedSteps(input);
+      const outcomes = Object.fromEntries(Object.entries(results).filter(([name]) => referenced.has(name)));
+      // The next run's input is one payload: the records get what the rest leaves of it.
+      const room = Math.max(
+        minimumRecordBudgetBytes,
+        recordsHardLimitBytes - inputBytes - jsonBytes(outcomes),
+      );
       await continueAsNew<typeof sandboxPipeline>(input, {
         offset: next,
         runs: earlierRuns + 1,
-        records: fitRecords(ran, recordsHardLimitBytes),
+        records: fitRecords(ran, room),
         counts: addCounts(earlierCounts, ran),
-        outcomes: Object.fromEntries(Object.entries(results).filter(([name]) => referenced.has(name))),
+        outcomes,
         asData,
         ...(state.recordBudgetBytes !== undefined ? { recordBudgetBytes: state.recordBudgetBytes } : {}),
       });
