@@ -1,9 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createBundle } from '../src/bundle/create-bundle.js';
+import { defaultPath, sandboxMountPoints } from '../src/bundle/oci.js';
 import { pidsLimitProblem } from '../src/bundle/spec.js';
 import { ownerAnnotation } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
+import { stepStartProblems } from '../src/host/step-start-checks.js';
 import { StreamCapture } from '../src/output/capture.js';
 import type { LogSummary } from '../src/output/log-writer.js';
 import type { Admitted } from '../src/policy/admit.js';
@@ -11,6 +13,7 @@ import { workflowAnnotation, workflowAnnotationValue } from '../src/policy/host-
 import { type ContainerIdParts, makeContainerId } from '../src/runtime/container-id.js';
 import { RuntimeError } from '../src/runtime/errors.js';
 import type { RunResult } from '../src/runtime/runsc.js';
+import { startFailureProblem } from '../src/runtime/start-failure.js';
 import { runtimePlatform } from '../src/runtime/version.js';
 import { maskRunResult, maskSecrets } from '../src/secrets/mask.js';
 import { ValidationError } from '../src/validation.js';
@@ -92,6 +95,17 @@ export async function runContainer(
     ).catch((error: unknown) => {
       throw invalidStep(error);
     });
+    // A program or working folder the root lacks (the rootfs, or the image as unpacked): no
+    // retry can fix it, and nothing starts.
+    const root = prepared.admitted.bundle;
+    const startProblems = await stepStartProblems({
+      rootfs: root.rootfs,
+      args: prepared.input.args,
+      cwd: prepared.input.cwd,
+      path: root.env.PATH ?? defaultPath,
+      mountPoints: [...sandboxMountPoints, '/out', ...root.mounts.map((m) => m.destination)],
+    });
+    if (startProblems.length > 0) throw invalidStep(new ValidationError('step', startProblems));
     const workspace = await AttemptWorkspace.create(
       { workDir: deps.workDir, outBytes: admitted.outBytes, logCaps: deps.logCaps },
       containerId,
@@ -161,6 +175,13 @@ export async function runContainer(
     });
   }
   if (run.runtimeError) {
+    // runsc could not start the step's own program or folder (one under a mount, which the
+    // check above leaves to it): the spec's fault, not retried.
+    const startProblem = startFailureProblem(run.runtimeError);
+    if (startProblem) {
+      const message = maskSecrets(startProblem.message, admitted.maskValues);
+      throw invalidStep(new ValidationError('step', [{ ...startProblem, message }]));
+    }
     throw ApplicationFailure.create({
       type: 'RuntimeError',
       message: `${input.step}: the runtime failed: ${maskSecrets(run.runtimeError, admitted.maskValues)}`,

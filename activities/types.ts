@@ -1,19 +1,11 @@
 /**
  * Plain types shared by the activities and the workflows. No runtime code: workflow code imports
- * these with `import type`, so nothing here reaches the workflow bundle.
+ * these with `import type`, so nothing here reaches the workflow bundle. The container spec's
+ * types are inferred from its schema (src/spec/container.ts).
  */
+import type { RunContainerInputShape } from './input.js';
 
-export interface MountInput {
-  source: string;
-  destination: string;
-  readOnly?: boolean;
-}
-
-export interface LimitsInput {
-  memoryBytes?: number;
-  cpus?: number;
-  pids?: number;
-}
+export type { ContainerSpec, LimitsInput, MountInput } from '../src/spec/container.js';
 
 /** What to do with a container exit code. */
 export interface ExitPolicy {
@@ -27,41 +19,11 @@ export interface ExitPolicy {
   retryableExitCodes?: number[];
 }
 
-/** What runs in the container: shared by the activity input and the pipeline's steps. */
-export interface ContainerSpec {
-  /** The command; optional only for a step with an image (its Entrypoint and Cmd). */
-  args?: string[];
-  env?: Record<string, string>;
-  cwd?: string;
-  user?: { uid: number; gid: number };
-  mounts?: MountInput[];
-  limits?: LimitsInput;
-  /** Root filesystem (absolute path on the worker host); the worker's default when not given. */
-  rootfs?: string;
-  /**
-   * An image as the root filesystem (instead of rootfs): `registry.example/team/tool:1.4`,
-   * `...@sha256:<hex>`, `oci:/path[:tag]`, `oci-archive:/path.tar` or `docker-archive:/path.tar`,
-   * as the worker's policy allows. Its Entrypoint/Cmd run when the step gives no args (args
-   * replace Cmd), its Env goes under the step's, WorkingDir and User are the defaults.
-   */
-  image?: string;
-  /** `none` (default), `sandbox` (gVisor's own network stack) or `host`: as the worker's policy allows. */
-  network?: 'none' | 'sandbox' | 'host';
-  /**
-   * Secrets from the worker's store, as environment variables: `[NAME]` (the variable is the
-   * name) or `{ VAR: NAME }`. Only names travel through the workflow; the worker reads the values.
-   */
-  secrets?: string[] | Record<string, string>;
-}
-
-export interface RunContainerInput extends ContainerSpec, ExitPolicy {
-  /** The step's name: shown in logs and results. */
-  step: string;
-  /** Size of the writable /tmp, in bytes. */
-  tmpfsBytes?: number;
-  /** TERM-to-KILL grace when the step is cancelled, in ms. */
-  graceMs?: number;
-}
+/**
+ * The activity's input: the step's container spec and the exit policy, inferred from the one
+ * schema (activities/input.ts, which checks it at the start of every attempt).
+ */
+export type RunContainerInput = RunContainerInputShape;
 
 /** Where a container of an earlier attempt ran and what became of it. */
 export interface PreviousAttempt {

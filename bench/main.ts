@@ -17,6 +17,7 @@ import { renderTable } from './report.js';
 import { measureCancel } from './scenarios/cancel.js';
 import { measureCliStartup } from './scenarios/cli-startup.js';
 import { crashStepSettings, measureCrashRecovery } from './scenarios/crash-recovery.js';
+import { measureLongPipelines } from './scenarios/long-pipeline.js';
 import { measureSequentialPipeline } from './scenarios/pipeline-sequential.js';
 import { measureRawRuns } from './scenarios/raw-run.js';
 import { measureStepOverhead } from './scenarios/step-overhead.js';
@@ -74,6 +75,7 @@ const scenarios: { [K in ScenarioName]: () => Promise<NonNullable<ScenarioResult
   crash: () => measureCrashRecovery(harness, plan),
   rss: () => measureWorkerRss(harness, plan),
   cli: () => measureCliStartup(harness, plan),
+  long: () => measureLongPipelines(harness, plan),
 };
 async function runScenario<K extends ScenarioName>(name: K): Promise<void> {
   results[name] = await scenarios[name]();

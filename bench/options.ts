@@ -14,7 +14,10 @@ export const scenarioNames = [
   'crash',
   'rss',
   'cli',
+  'long',
 ] as const;
+/** Scenarios `--only` must name: too long for every bench run. */
+const optInScenarios: readonly ScenarioName[] = ['long'];
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface BenchOptions {
@@ -25,6 +28,8 @@ export interface BenchOptions {
   only: ReadonlySet<ScenarioName>;
   /** gRPC port of the bench's own dev server (its UI is not started). */
   port: number;
+  /** Lengths of the long-pipeline scenario's pipelines (`--long-steps`). */
+  longSteps?: number[];
 }
 
 /** How many repetitions and how big, per scenario: cheap scenarios repeat more. */
@@ -45,6 +50,8 @@ export interface BenchPlan {
   floodBytes: number;
   /** Rounds of the CLI start-up scenario (bare node, --help, status). */
   cliRounds: number;
+  /** Sequential steps of each long pipeline (scenario `long`). */
+  longPipelineSteps: number[];
 }
 
 const usage = `usage: npm run bench -- [--json] [--runs N] [--quick] [--only ${scenarioNames.join(',')}] [--port P]
@@ -52,14 +59,15 @@ const usage = `usage: npm run bench -- [--json] [--runs N] [--quick] [--only ${s
   --runs N   base repetition count (default 5); heavier scenarios use fewer, cheap ones more
   --quick    a fast smoke of every scenario with small sizes (figures are not comparable)
   --only     run only these scenarios (comma-separated)
-  --port     gRPC port of the bench's own Temporal dev server (default 17233)`;
+  --port     gRPC port of the bench's own Temporal dev server (default 17233)
+  --long-steps N[,N...]  lengths of the long pipelines (scenario long, run only when named; default 10,1000)`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
     json: false,
     quick: false,
     runs: 5,
-    only: new Set(scenarioNames),
+    only: new Set(scenarioNames.filter((name) => !optInScenarios.includes(name))),
     port: 17233,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -74,6 +82,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     else if (arg === '--runs') options.runs = positiveInteger(arg, value());
     else if (arg === '--port') options.port = positiveInteger(arg, value());
     else if (arg === '--only') options.only = scenarioSet(value());
+    else if (arg === '--long-steps')
+      options.longSteps = value()
+        .split(',')
+        .map((n) => positiveInteger(arg, n));
     else if (arg === '--help' || arg === '-h') {
       process.stderr.write(`${usage}\n`);
       process.exit(0);
@@ -100,6 +112,7 @@ export function planFor(options: BenchOptions): BenchPlan {
       rssConcurrentContainers: 16,
       floodBytes: 64 * 1024 * 1024,
       cliRounds: 5,
+      longPipelineSteps: options.longSteps ?? [10],
     };
   }
   const runs = options.runs;
@@ -120,6 +133,7 @@ export function planFor(options: BenchOptions): BenchPlan {
     rssConcurrentContainers: 16,
     floodBytes: 1024 * 1024 * 1024,
     cliRounds: 2 * runs,
+    longPipelineSteps: options.longSteps ?? [10, 1000],
   };
 }
 

@@ -202,6 +202,13 @@ export function renderTable(json: BenchJson): string {
       `${mb(rss.flood.peakMb)} (from ${mb(rss.flood.baselineMb)})`,
     );
   }
+  for (const long of details.long?.byLength ?? []) {
+    row(`long pipeline: ${long.steps} sequential steps, per step`, `${long.msPerStep.toFixed(1)} ms`);
+    sub(
+      `${long.runs} run(s), largest run history ${long.maxRunHistoryEvents} events / ${(long.maxRunHistoryBytes / 1024 ** 2).toFixed(2)} MiB`,
+      ms(long.wallMs),
+    );
+  }
 
   const cli = details.cli;
   row('cli --help over bare `node -e 0` (medians)', num(json.cliStartupMs?.helpRatio), targets.cliHelpRatio);

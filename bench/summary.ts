@@ -9,6 +9,7 @@ import type { Leftovers } from './root-sweep.js';
 import type { CancelResult } from './scenarios/cancel.js';
 import type { CliStartupResult } from './scenarios/cli-startup.js';
 import type { CrashRecoveryResult } from './scenarios/crash-recovery.js';
+import type { LongPipelineResult } from './scenarios/long-pipeline.js';
 import type { PipelineSequentialResult } from './scenarios/pipeline-sequential.js';
 import type { RawRunResult } from './scenarios/raw-run.js';
 import type { StepOverheadResult, StepSplit } from './scenarios/step-overhead.js';
@@ -26,6 +27,7 @@ export interface ScenarioResults {
   crash?: CrashRecoveryResult;
   rss?: WorkerRssResult;
   cli?: CliStartupResult;
+  long?: LongPipelineResult;
 }
 
 export interface BenchMeta {

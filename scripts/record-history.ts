@@ -13,7 +13,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { cancelPipeline, pipelineStatus, startPipeline } from '../src/client/index.js';
@@ -23,9 +23,10 @@ import { ensureBusyboxRootfs } from '../src/rootfs.js';
 import { Runsc } from '../src/runtime/index.js';
 import { createSandboxWorker, packagedWorkflowsPath } from '../src/worker/index.js';
 import { historyToFixture } from '../test/support/histories.js';
-import type { PipelineInput } from '../workflows/types.js';
+import type { PipelineInput, PipelineRunState } from '../workflows/types.js';
 
 interface Recording {
+  /** The pipeline; given as it is (unchecked by the client) when `raw`. */
   input: PipelineInput;
   /** Cancel the pipeline once these steps run (their containers are up). */
   cancelWhenRunning?: string[];
@@ -36,6 +37,10 @@ interface Recording {
    * and the start of its step only by chance.
    */
   firstPickGoesNowhere?: true;
+  /** The second argument of sandboxPipeline (a small record budget makes it continue as new). */
+  state?: PipelineRunState;
+  /** One history file per run (`<name>-run<N>.json`): the pipeline continues as new. */
+  runs?: boolean;
 }
 
 /** The pipelines: each shape of history the workflow code must keep replaying. */
@@ -116,7 +121,41 @@ const recordings: Recording[] = [
     },
     firstPickGoesNowhere: true,
   },
+  {
+    // An input that cannot run (no steps), from a client that skipped the file parser: the
+    // workflow fails at once (InvalidPipeline), before any command but its patch marker.
+    input: { name: 'invalid-input' } as PipelineInput,
+  },
+  {
+    // Records past a (lowered) budget: the pipeline continues as new between batches, carrying
+    // the first step's result to the last one and its records to the next run.
+    input: {
+      name: 'continued',
+      steps: [
+        { name: 'first', args: ['/bin/sh', '-c', `echo '{"v":"carried"}' > /out/result.json; seq 400`] },
+        { name: 'a1', group: 'a', args: ['/bin/sh', '-c', 'seq 400'] },
+        { name: 'a2', group: 'a', args: ['/bin/sh', '-c', 'seq 400 >&2'] },
+        { name: 'middle', args: ['/bin/sh', '-c', 'seq 400'] },
+        { name: 'last', args: ['/bin/echo', 'got ${steps.first.result.v}'] },
+      ],
+      finally: [{ name: 'notify', args: ['/bin/sh', '-c', 'echo first exited ${steps.first.exitCode}'] }],
+    },
+    state: { recordBudgetBytes: 2000 },
+    runs: true,
+  },
 ];
+
+/** Each run of the workflow, first to last, following continue-as-new. */
+async function runIds(handle: WorkflowHandle, first: string): Promise<string[]> {
+  const ids = [first];
+  for (;;) {
+    const run = handle.client.getHandle(handle.workflowId, ids.at(-1));
+    const events = (await run.fetchHistory()).events ?? [];
+    const next = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (!next) return ids;
+    ids.push(next);
+  }
+}
 
 async function waitUntilRunning(handle: WorkflowHandle, step: string): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -177,11 +216,17 @@ async function main(): Promise<void> {
     await nowhereFirst.runUntil(
       worker.runUntil(
         (async () => {
-          for (const { input, cancelWhenRunning, firstPickGoesNowhere } of chosen) {
-            const handle = await startPipeline(env.client, input, {
-              taskQueue: firstPickGoesNowhere ? `${taskQueue}-nowhere-first` : taskQueue,
-              workflowId: `record-${input.name}${values.label ? `-${values.label}` : ''}`,
-            });
+          for (const { input, state, cancelWhenRunning, firstPickGoesNowhere, runs } of chosen) {
+            const workflowId = `record-${input.name}${values.label ? `-${values.label}` : ''}`;
+            const queue = firstPickGoesNowhere ? `${taskQueue}-nowhere-first` : taskQueue;
+            const handle =
+              state || !input.steps
+                ? await env.client.workflow.start('sandboxPipeline', {
+                    taskQueue: queue,
+                    workflowId,
+                    args: state ? [input, state] : [input],
+                  })
+                : await startPipeline(env.client, input, { taskQueue: queue, workflowId });
             if (cancelWhenRunning) {
               for (const step of cancelWhenRunning) await waitUntilRunning(handle, step);
               await cancelPipeline(handle);
@@ -190,9 +235,16 @@ async function main(): Promise<void> {
               () => 'completed',
               (error: Error) => `closed with ${error.name}`,
             );
-            const file = join(outDir, `${values.label ? `${input.name}-${values.label}` : input.name}.json`);
-            await writeFile(file, historyToFixture(await handle.fetchHistory()));
-            console.log(`${input.name}: ${outcome}; history in ${file}`);
+            const base = values.label ? `${input.name}-${values.label}` : input.name;
+            const ids = runs
+              ? await runIds(handle, (handle as WorkflowHandleWithFirstExecutionRunId).firstExecutionRunId)
+              : [undefined];
+            for (const [index, runId] of ids.entries()) {
+              const file = join(outDir, `${base}${runs ? `-run${index + 1}` : ''}.json`);
+              const run = env.client.workflow.getHandle(workflowId, runId);
+              await writeFile(file, historyToFixture(await run.fetchHistory()));
+              console.log(`${input.name}: ${outcome}; history in ${file}`);
+            }
           }
         })(),
       ),

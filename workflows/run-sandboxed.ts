@@ -30,7 +30,9 @@ import type {
 } from '../activities/types.js';
 import type { ControlActivities, HostActivities, SharedActivities } from './activities.js';
 import { controlQueueFor } from './control-queue.js';
+import { stepNamePattern } from './references.js';
 import type { DurationInput, RetrySpec, RunHeartbeatLike } from './types.js';
+import { checkContainerSpec, invalidStepType } from './validate.js';
 
 /** A host that runs sandboxed steps: its name and its own task queue (the `hostQueue` activity's answer). */
 export type HostTarget = Awaited<ReturnType<SharedActivities['hostQueue']>>;
@@ -203,19 +205,20 @@ async function runWithOwnBackground(
 }
 
 /**
- * The step spec is checked here, in the workflow, before anything is scheduled: the shared
- * step schema validates it. A bad spec fails at once with a non-retryable `InvalidStep`; the
- * activity checks the whole input again against the worker's policy.
+ * The spec, checked with the one container schema (src/spec) before anything is scheduled: a
+ * malformed spec fails the step at once with a non-retryable `InvalidStep` naming each field.
  */
 function checkStepSpec(spec: SandboxedSpec): void {
-  const args = (spec as Partial<SandboxedSpec> | undefined)?.args;
-  if (!Array.isArray(args) || args.length === 0 || !args.every((arg) => typeof arg === 'string')) {
+  const { name, ...container } = (spec ?? {}) as SandboxedSpec;
+  if (name !== undefined && (typeof name !== 'string' || !stepNamePattern.test(name))) {
     throw ApplicationFailure.create({
-      type: 'InvalidStep',
-      message: 'invalid step:\n  - args: must name at least the program to run, e.g. ["/bin/true"]',
+      type: invalidStepType,
+      message:
+        'invalid step:\n  - name: must be 1-63 lower-case letters, digits, "-" or "_", starting with a letter or digit',
       nonRetryable: true,
     });
   }
+  checkContainerSpec(container);
 }
 
 /** `convert` for `/usr/bin/convert`: a step's default name. */

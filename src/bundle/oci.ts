@@ -34,7 +34,10 @@ export interface OciConfig {
   };
 }
 
-const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** A step's PATH when its env gives none. */
+export const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** What every bundle mounts over the rootfs, beside the step's own mounts and /out. */
+export const sandboxMountPoints = ['/proc', '/dev', '/sys', '/tmp'] as const;
 const cpuPeriodMicros = 100_000;
 
 /** Pure: one run's OCI config from a validated spec. No capabilities, no new privileges. */

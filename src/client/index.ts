@@ -8,6 +8,7 @@ import {
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PipelineInput, PipelineResult, PipelineStatusSnapshot } from '../../workflows/types.js';
 import { defaultTaskQueue } from '../task-queue.js';
+import { wholeRecords } from './pipeline-runs.js';
 import { runningContainers, withRunningContainers } from './running-steps.js';
 
 // The `temporal-runsc/client` entry point: starting, following, cancelling and reading pipelines
@@ -97,6 +98,11 @@ export async function* followPipeline(
  * failed pipeline carries its result in the failure, a cancelled one is read with the query.
  */
 export async function pipelineResult(handle: PipelineHandle): Promise<PipelineResult> {
+  // A pipeline that continued as new: the result of its last run, joined with earlier runs' records.
+  return wholeRecords(handle, await lastRunResult(handle));
+}
+
+async function lastRunResult(handle: PipelineHandle): Promise<PipelineResult> {
   try {
     return await handle.result();
   } catch (error) {
@@ -105,12 +111,15 @@ export async function pipelineResult(handle: PipelineHandle): Promise<PipelineRe
     if (cause instanceof ApplicationFailure && cause.type === 'PipelineFailed' && cause.details?.[0]) {
       return cause.details[0] as PipelineResult;
     }
-    if (cause instanceof CancelledFailure) {
-      const snapshot = await pipelineStatus(handle).catch(() => undefined);
-      return { workflowId: handle.workflowId, status: 'cancelled', steps: snapshot?.steps ?? [] };
-    }
     const snapshot = await pipelineStatus(handle).catch(() => undefined);
-    return { workflowId: handle.workflowId, status: 'failed', steps: snapshot?.steps ?? [] };
+    const { steps = [], earlier, unlisted } = snapshot ?? {};
+    const leftOut = { ...(earlier ? { earlier } : {}), ...(unlisted ? { unlisted } : {}) };
+    if (cause instanceof CancelledFailure) {
+      return { workflowId: handle.workflowId, status: 'cancelled', steps, ...leftOut };
+    }
+    // An input that cannot run (InvalidPipeline) fails before any step: say why.
+    const why = cause?.message ? { error: cause.message } : {};
+    return { workflowId: handle.workflowId, status: 'failed', steps, ...leftOut, ...why };
   }
 }
 

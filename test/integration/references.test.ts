@@ -24,7 +24,7 @@ async function runToEnd(input: PipelineInput): Promise<PipelineResult> {
 
 const writeHostileResult = {
   name: 'a',
-  args: ['/bin/sh', '-c', `echo '{"v":"1; echo INJECTED","dir":"/tmp/../etc"}' > /out/result.json`],
+  args: ['/bin/sh', '-c', `echo '{"v":"1; echo INJECTED","dir":"tmp/../etc"}' > /out/result.json`],
 };
 
 describe('a result used in a later step', () => {
@@ -44,25 +44,28 @@ describe('a result used in a later step', () => {
     for (const step of result.steps) expect(step.stdoutTail.split('\n')).not.toContain('INJECTED');
   });
 
-  it('is refused where it would be code, and the step starts nothing', async () => {
-    // startPipeline does not run the validator: the workflow refuses it on its own.
+  it('is refused where it would be code: the pipeline fails at start and starts nothing', async () => {
+    // startPipeline does not run the validator: the workflow refuses it on its own, at start.
     const result = await runToEnd({
       name: 'refused',
       steps: [
         writeHostileResult,
-        {
-          name: 'code',
-          args: ['/bin/sh', '-c', 'echo "got ${steps.a.result.v}"'],
-          continueOnError: true,
-        },
-        { name: 'cwd', args: ['/bin/pwd'], cwd: '${steps.a.result.dir}', continueOnError: true },
+        { name: 'code', args: ['/bin/sh', '-c', 'echo "got ${steps.a.result.v}"'] },
       ],
     });
-    const [, code, cwd] = result.steps;
-    expect(code).toMatchObject({ status: 'failed', attempts: 0, containerId: null, stdoutTail: '' });
-    expect(code?.error).toContain('inside "..." quotes in the sh script');
+    expect(result).toMatchObject({ status: 'failed', steps: [] });
+    expect(result.error).toContain('steps[1].args[2]');
+    expect(result.error).toContain('inside "..." quotes in the sh script');
+  });
+
+  it('makes a working folder the activity refuses when it holds ".."', async () => {
+    const result = await runToEnd({
+      name: 'cwd-from-result',
+      steps: [writeHostileResult, { name: 'cwd', args: ['/bin/pwd'], cwd: '/${steps.a.result.dir}' }],
+    });
+    const [, cwd] = result.steps;
     // A cwd from a result is kept as written, and the activity refuses one with "..".
     expect(cwd).toMatchObject({ status: 'failed', stdoutTail: '' });
-    expect(cwd?.error).toContain('must not contain ".."');
+    expect(cwd?.error).toContain('cwd: must not contain ".."');
   });
 });

@@ -263,14 +263,18 @@ describe('runContainer', () => {
     }
   });
 
-  it('reports a runtime failure as a retryable RuntimeError', async () => {
+  it('refuses a program the rootfs lacks as InvalidStep, not retried, before anything runs', async () => {
+    // runsc's own refusal (exit 128) was a retryable RuntimeError: no retry could fix it.
     const activities = await testActivities();
     const error = await runStep(mockEnvironment(), activities, {
       step: 'missing',
       args: ['/bin/not-there'],
     }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ type: 'RuntimeError', nonRetryable: false });
-    expect((error as Error).message).toMatch(/not-there/);
+    expect(error).toMatchObject({ type: 'InvalidStep', nonRetryable: true });
+    expect((error as Error).message).toMatch(
+      /args\[0\]: \/bin\/not-there does not exist in the root filesystem/,
+    );
+    expect(await runtime.list()).toEqual([]);
   });
 });
 

@@ -65,15 +65,24 @@ function scheduledInHistory(history: (typeof histories)[number]['history']): Sch
   });
 }
 
+/** The close event of a history: how its run ended. */
+const lastEvent = (history: (typeof histories)[number]['history']) => history.events?.at(-1);
+
 describe('recorded histories', () => {
   it('are there to replay', () => {
     // From the code before references became data (5ef50d2), and references-as-data after;
     // cancelled-group and never-picked-up from runSandboxed's patches (a cancelled group waits
-    // for all its members; a step never taken up moves).
+    // for all its members; a step never taken up moves); an input the workflow refuses at start,
+    // and the four runs of one that continued as new.
     expect(histories.map((h) => h.workflowId)).toEqual([
       'cancelled-group',
       'cancelled',
+      'continued-run1',
+      'continued-run2',
+      'continued-run3',
+      'continued-run4',
       'group-retry',
+      'invalid-input',
       'never-picked-up',
       'references-as-data',
       'references',
@@ -84,11 +93,24 @@ describe('recorded histories', () => {
     expect(replayed.get(id)?.error).toBeUndefined();
   });
 
+  it('keep their endings: a refused input fails, a long pipeline continues as new, then completes', () => {
+    const byId = new Map(histories.map((h) => [h.workflowId, h.history]));
+    const invalid = byId.get('invalid-input');
+    expect(invalid && lastEvent(invalid)?.workflowExecutionFailedEventAttributes).toBeTruthy();
+    for (const run of ['continued-run1', 'continued-run2', 'continued-run3']) {
+      const history = byId.get(run);
+      expect(history && lastEvent(history)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    }
+    const last = byId.get('continued-run4');
+    expect(last && lastEvent(last)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
+  });
+
   it.each(histories.map((h) => [h.workflowId, h] as const))(
     '%s gives each activity the input it ran with',
     (id, { history }) => {
       const expected = scheduledInHistory(history);
-      expect(expected.length).toBeGreaterThan(0);
+      // An input refused at start schedules nothing; every other history runs steps.
+      if (id !== 'invalid-input') expect(expected.length).toBeGreaterThan(0);
       expect(replayed.get(id)?.scheduled).toEqual(expected);
     },
   );

@@ -48,6 +48,7 @@ export async function runPipeline(
   console.error(`started ${handle.workflowId}`);
   await showProgress(followPipeline(handle));
   const result = await pipelineResult(handle);
+  if (result.error) console.error(result.error);
   if (flags.json) console.log(JSON.stringify(result));
   else if (process.stderr.isTTY && process.stdout.isTTY)
     console.log(`pipeline ${result.status}: ${result.workflowId}`);
