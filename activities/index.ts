@@ -4,6 +4,7 @@ import { type CleanupOptions, type CleanupReport, cleanupHost } from '../src/hos
 import { LiveContainers } from '../src/host/live-containers.js';
 import { currentOwner } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
+import { publish } from '../src/metrics/events.js';
 import type { LogCaps } from '../src/output/log-writer.js';
 import { type LogRetention, type LogSweepReport, sweepLogs } from '../src/output/retention.js';
 import { PolicyGate } from '../src/policy/admit.js';
@@ -190,6 +191,13 @@ async function sweepHostFiles(deps: ActivityDeps): Promise<Pick<HostCleanupRepor
       problems: [error.message],
     }),
   );
+  publish('cleanup', {
+    findings: {
+      workspace: workspaces.removed.length,
+      log: logs.removed.length,
+      problem: workspaces.problems.length + logs.problems.length,
+    },
+  });
   return { workspaces, logs };
 }
 

@@ -4,6 +4,7 @@ import { createBundle } from '../src/bundle/create-bundle.js';
 import { pidsLimitProblem } from '../src/bundle/spec.js';
 import { ownerAnnotation } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
+import { publish } from '../src/metrics/events.js';
 import { StreamCapture } from '../src/output/capture.js';
 import type { LogSummary } from '../src/output/log-writer.js';
 import type { Admitted } from '../src/policy/admit.js';
@@ -39,12 +40,12 @@ export async function runContainer(
   const input = validInput(rawInput);
   // The operator's policy decides what of the input reaches the bundle; a refusal starts nothing.
   const admitted = await deps.policy.admit(input, info).catch((error: unknown) => {
-    throw invalidStep(error);
+    throw refused(error);
   });
   // Neither the input schema nor the policy knows the platform: its pids floor is checked here.
   const pidsProblem = pidsLimitProblem(admitted.bundle.limits.pids, await runtimePlatform(deps.runtime));
   if (pidsProblem)
-    throw invalidStep(new ValidationError('step', [{ field: 'limits.pids', message: pidsProblem }]));
+    throw refused(new ValidationError('step', [{ field: 'limits.pids', message: pidsProblem }]));
   const idParts = {
     namespace: info.workflowNamespace ?? info.activityNamespace,
     workflowId: info.workflowExecution?.workflowId ?? 'standalone',
@@ -107,8 +108,23 @@ export async function runContainer(
   const { run, result } = attempt;
 
   maskRunResult(result, admitted.maskValues);
+  const aborted = context.cancellationSignal.aborted || abortRequest?.signal.aborted === true;
+  const verdict = judgeExit(run.exitCode, input);
+  publish('step', {
+    kind: 'ended',
+    durationMs: run.durationMs,
+    outcome: aborted
+      ? 'aborted'
+      : overtime.aborted
+        ? 'timed_out'
+        : run.runtimeError
+          ? 'runtime_failure'
+          : verdict.outcome === 'fail'
+            ? 'exit_code_failure'
+            : 'succeeded',
+  });
 
-  if (context.cancellationSignal.aborted || abortRequest?.signal.aborted) {
+  if (aborted) {
     if (run.abort && !run.abort.gone) {
       context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
     }
@@ -137,7 +153,6 @@ export async function runContainer(
       details: [result],
     });
   }
-  const verdict = judgeExit(run.exitCode, input);
   if (verdict.outcome === 'fail') {
     throw ApplicationFailure.create({
       type: 'ContainerExit',
@@ -239,6 +254,10 @@ async function runInWorkspace(
       // the workflow, which cost it a workflow task per step.
       onStart: (pid) => {
         heartbeat.pid = pid;
+        publish('step', {
+          kind: 'started',
+          startLatencyMs: Date.now() - info.currentAttemptScheduledTimestampMs,
+        });
       },
     });
   } catch (error) {
@@ -310,8 +329,14 @@ function validInput(input: RunContainerInput): RunContainerInput {
   try {
     return parseRunContainerInput(input);
   } catch (error) {
-    throw invalidStep(error);
+    throw refused(error);
   }
+}
+
+/** A step refused before anything ran (its input, or the operator's policy): counted, then InvalidStep. */
+function refused(error: unknown): Error {
+  if (error instanceof ValidationError) publish('step', { kind: 'refused' });
+  return invalidStep(error);
 }
 
 function invalidStep(error: unknown): Error {

@@ -35,6 +35,15 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** `HOST:PORT` (an IPv6 host in brackets), as the metrics exporter binds it. */
+function hostPort(value: string): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  if (!match || Number(match[2]) > 65535) {
+    throw new InvalidArgumentError('must be HOST:PORT, such as 127.0.0.1:9464 or 0.0.0.0:9464');
+  }
+  return value;
+}
+
 /** A repeatable option's values, in order. */
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -152,6 +161,11 @@ withRuntime(
       .choices(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'])
       .default('INFO'),
   )
+  .option(
+    '--metrics-address <host:port>',
+    "serve Prometheus metrics (the SDK's and temporal_runsc_*) at http://HOST:PORT/metrics",
+    hostPort,
+  )
   .addHelpText(
     'after',
     `
@@ -169,7 +183,7 @@ to restart it. Bad input exits 2.`,
   )
   .action(
     exitWith(async (flags: WorkerFlags & { logLevel: LogLevel }) => {
-      installSdkLogger(flags.logLevel);
+      installSdkLogger(flags.logLevel, flags.metricsAddress);
       await workerCommand(flags);
       return 0;
     }),
