@@ -19,6 +19,7 @@ import { ValidationError } from '../src/validation.js';
 import { logsDir, sweepWorkspaces, type WorkspaceSweepReport } from '../src/workspace/index.js';
 import { parseHostFileSettings } from '../src/workspace/settings.js';
 import type { ActivityDeps } from './deps.js';
+import { makeReadLog } from './read-log.js';
 import { runContainer } from './run-container.js';
 import type { RunContainerInput, RunContainerResult } from './types.js';
 
@@ -81,6 +82,7 @@ export async function createActivities(options: SandboxActivityOptions) {
     }),
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     live: options.live ?? new LiveContainers(),
+    liveLogs: new Map(),
     aborts: new StepAborts(),
     owner: await currentOwner(host),
     policy: await PolicyGate.create({
@@ -95,6 +97,12 @@ export async function createActivities(options: SandboxActivityOptions) {
 
   return {
     runContainer: (input: RunContainerInput): Promise<RunContainerResult> => runContainer(deps, input),
+
+    /**
+     * A chunk of one attempt's log, live or after it (`temporal-runsc logs`). Served on the
+     * host's control queue with abortStep; see read-log.ts for how the log is found.
+     */
+    readLog: makeReadLog(deps),
 
     /**
      * Aborts a step of the calling workflow run that runs here, now: the way a cancelled pipeline

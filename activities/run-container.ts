@@ -24,6 +24,9 @@ import type { PreviousAttempt, RunContainerInput, RunContainerResult, RunHeartbe
 /** Where a step may leave a small JSON result for later steps (inside the container). */
 export const resultFileInContainer = '/out/result.json';
 
+/** The most of a running step's last line its heartbeat carries (for `run`'s display). */
+const lastLineChars = 200;
+
 /**
  * Runs one step in a fresh container and never loses track of it: the container id derives
  * from the attempt, and heartbeats (from the first tick on) carry it with the pid and host;
@@ -216,8 +219,10 @@ async function runInWorkspace(
     await removeBundle(workspace, context);
     throw workspaceFailure(input.step, containerId, deps.host, error);
   });
-  const stdout = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log });
-  const stderr = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log });
+  const stdout = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log, stream: 'stdout' });
+  const stderr = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log, stream: 'stderr' });
+  // Readers of the running attempt (`temporal-runsc logs --follow`) read it here until it closes.
+  deps.liveLogs.set(containerId, log);
 
   const heartbeat: RunHeartbeat = {
     step: input.step,
@@ -231,6 +236,9 @@ async function runInWorkspace(
   const beat = () => {
     heartbeat.stdoutBytes = stdout.bytes;
     heartbeat.stderrBytes = stderr.bytes;
+    // What `run` shows of a running step: its latest line (masked), at no extra server write.
+    const latest = stderr.updatedAt > stdout.updatedAt ? stderr : stdout;
+    if (latest.updatedAt > 0) heartbeat.lastLine = latest.lastLine(lastLineChars);
     context.heartbeat({ ...heartbeat });
   };
   // The first heartbeat waits for the first tick: a step that ends sooner costs no heartbeat RPC
@@ -279,6 +287,7 @@ async function runInWorkspace(
     await removeBundle(workspace, context);
     await Promise.all([stdout.flush(), stderr.flush()]);
     logSummary = await log.close();
+    deps.liveLogs.delete(containerId);
   }
 
   const result: RunContainerResult = {

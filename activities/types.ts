@@ -99,6 +99,8 @@ export interface RunHeartbeat {
   startedAt: string;
   stdoutBytes: number;
   stderrBytes: number;
+  /** The step's latest line of output (masked, at most 200 characters): `run` shows it. */
+  lastLine?: string;
 }
 
 export interface ContainerRef {

@@ -12,6 +12,7 @@ import { defaultTaskQueue } from '../worker/index.js';
 import { type CleanupFlags, cleanupCommand } from './commands/cleanup.js';
 import { type DemoFlags, demoCommand } from './commands/demo.js';
 import { devServerCommand } from './commands/dev-server.js';
+import { type LogsFlags, logsCommand } from './commands/logs.js';
 import { cancelCommand, type RunFlags, runCommand, statusCommand } from './commands/pipeline.js';
 import { type WorkerFlags, workerCommand, workerFaultExitCode } from './commands/worker.js';
 import type { ConnectionFlags } from './connection.js';
@@ -209,6 +210,27 @@ withConnection(
 )
   .argument('<workflowId>')
   .action(exitWith((id: string, flags: ConnectionFlags) => cancelCommand(id, flags)));
+
+withConnection(
+  program
+    .command('logs')
+    .description("print a step's output, from the host that ran it (while it runs, and after)"),
+)
+  .argument('<workflowId>')
+  .argument('[step]', 'the step (default: the one started last)')
+  .option('-f, --follow', 'keep printing new output until the step ends, its retries included')
+  .option('--attempt <n>', 'this attempt (default: the latest)', positiveInt)
+  .option('--stderr', 'print its stderr instead of its stdout')
+  .option('--all', 'print stdout and stderr, in the order they came')
+  .option('--timestamps', 'start each line with the time the worker received it')
+  .addHelpText(
+    'after',
+    `
+Each read is a short workflow of its own on the pipeline's task queue, answered by the host's
+worker: no port to open, and the pipeline's history does not grow. Exits 1 when the log is gone
+(past the host's retention) or its host does not answer, 2 for bad input.`,
+  )
+  .action(exitWith((id: string, step: string | undefined, flags: LogsFlags) => logsCommand(id, step, flags)));
 
 withRuntime(program.command('cleanup').description("clear this host's stuck runtime state and report it"))
   .option('--wipe', 'also empty the state directory (refused while a sandbox of this root runs)')

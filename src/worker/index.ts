@@ -218,7 +218,8 @@ async function createWorkers(
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: controlQueue,
-    activities: { abortStep: activities.abortStep },
+    // Log reads too (`temporal-runsc logs`): at most 8 of them wait at once (read-log.ts).
+    activities: { abortStep: activities.abortStep, readLog: activities.readLog },
     maxConcurrentActivityTaskExecutions: controlSlots,
     maxConcurrentActivityTaskPolls: 2,
     shutdownGraceTime: '1s',
