@@ -16,7 +16,13 @@ import {
 } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import type { LogChunk, ReadLogRequest, ReadStepLogInput } from '../../workflows/logs.js';
-import { droppedText, noteStream, type OutputStream, parseRecords } from '../output/records.js';
+import {
+  droppedText,
+  type LogRecord,
+  noteStream,
+  type OutputStream,
+  parseRecords,
+} from '../output/records.js';
 import { decodeFirst } from './running-steps.js';
 
 /** Which of a step's streams to read. */
@@ -232,6 +238,7 @@ async function* attemptLog(
   let rest = Buffer.alloc(0);
   let state = attempt.state;
   let first = true;
+  const lines = new LineJoiner();
   for (;;) {
     if (options.signal?.aborted) return;
     const startedAt = Date.now();
@@ -264,26 +271,26 @@ async function* attemptLog(
     }
     if (chunk.skipped > 0) {
       rest = Buffer.alloc(0);
+      yield* lines.flush();
       yield { type: 'dropped', bytes: chunk.skipped, text: droppedText(chunk.skipped) };
     }
     const data = Buffer.from(chunk.data, 'base64');
     const { records, rest: left } = parseRecords(rest.length ? Buffer.concat([rest, data]) : data);
     rest = Buffer.from(left);
     for (const record of records) {
+      if (options.signal?.aborted) return;
       if (record.stream === noteStream) continue; // the file's own notes: dropped is said above
       if (options.streams !== 'all' && record.stream !== options.streams) continue;
-      yield {
-        type: 'output',
-        stream: record.stream,
-        text: record.text.toString('utf8'),
-        partial: record.partial,
-        time: record.time,
-      };
+      const line = lines.add(record.stream, record);
+      if (line) yield line;
     }
+    // A running step's unfinished line is shown now (a prompt, a progress bar); its rest follows.
+    if (chunk.state === 'running') yield* lines.flush();
     offset = chunk.next;
     const atEnd = data.length === 0 && chunk.skipped === 0;
     if (chunk.state !== 'running') {
       if (!atEnd) continue;
+      yield* lines.flush();
       if (chunk.state === 'incomplete') {
         yield {
           type: 'note',
@@ -303,6 +310,34 @@ async function* attemptLog(
       // Nothing came within the wait: is the attempt still running?
       state = (await stepAttempts(handle, attempt.step)).attempts[number - 1]?.state ?? 'ended';
     }
+  }
+}
+
+/**
+ * Joins the parts of a line (`P` records, one per chunk the step wrote) into the line, per
+ * stream: a line cut by a pipe read comes out whole.
+ */
+class LineJoiner {
+  private readonly pending = new Map<OutputStream, { text: string; time: string }>();
+
+  add(stream: OutputStream, record: LogRecord): StepLogEntry | undefined {
+    const before = this.pending.get(stream);
+    const text = (before?.text ?? '') + record.text.toString('utf8');
+    const time = before?.time ?? record.time;
+    if (record.partial) {
+      this.pending.set(stream, { text, time });
+      return undefined;
+    }
+    this.pending.delete(stream);
+    return { type: 'output', stream, text, partial: false, time };
+  }
+
+  /** The unfinished lines, as parts (their rest comes as a line of its own). */
+  *flush(): Generator<StepLogEntry> {
+    for (const [stream, { text, time }] of this.pending) {
+      if (text) yield { type: 'output', stream, text, partial: true, time };
+    }
+    this.pending.clear();
   }
 }
 
