@@ -72,7 +72,10 @@ describe('runContainer', () => {
       hostQueue: testHostQueue,
       attempt: 1,
     });
-    expect(await readFile(result.logPath, 'utf8')).toContain('out\n');
+    // The log holds each stream's lines as records (src/output/records.ts).
+    expect(await readFile(result.logPath, 'utf8')).toMatch(
+      / stdout F out\n[^]* stderr F err\n|stderr F err\n[^]* stdout F out\n/,
+    );
     expect(await runtime.exists(result.containerId)).toBe(false);
   });
 
