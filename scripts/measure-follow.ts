@@ -11,6 +11,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { cancelPipeline, pipelineResult, startPipeline } from '../src/client/index.js';
 import { stepLog } from '../src/client/logs.js';
 import { startDevServer } from '../src/dev-server.js';
+import { removeNullNetns } from '../src/host/state-root.js';
 import { ensureBusyboxRootfs } from '../src/rootfs.js';
 import { createSandboxWorker } from '../src/worker/index.js';
 
@@ -101,5 +102,7 @@ try {
   await nativeConnection.close();
   await server.stop();
   await rm(workDir, { recursive: true, force: true });
+  // The current runsc leaves a bind-mounted network namespace in its root (DESIGN.md).
+  await removeNullNetns(root).catch(() => undefined);
   await rm(root, { recursive: true, force: true }).catch(() => undefined);
 }
