@@ -2,7 +2,7 @@ import type { LiveContainers } from '../src/host/live-containers.js';
 import type { ContainerOwner } from '../src/host/owner.js';
 import type { StepAborts } from '../src/host/step-aborts.js';
 import type { ImageCache } from '../src/image/cache.js';
-import type { LogCaps } from '../src/output/log-writer.js';
+import type { LogCaps, OutputLog } from '../src/output/log-writer.js';
 import type { LogRetention } from '../src/output/retention.js';
 import type { PolicyGate } from '../src/policy/admit.js';
 import type { Runsc } from '../src/runtime/runsc.js';
@@ -23,6 +23,8 @@ export interface ActivityDeps {
   logRetention: LogRetention;
   heartbeatIntervalMs?: number;
   live: LiveContainers;
+  /** The logs of the attempts running here, by container id: `readLog` serves them live. */
+  liveLogs: Map<string, OutputLog>;
   aborts: StepAborts;
   owner: ContainerOwner;
   /** The operator's sandbox policy: every step is admitted through it before anything starts. */

@@ -7,6 +7,7 @@ import { currentOwner } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
 import { ImageCache, type ImageCollectReport, type ImagePullEvent } from '../src/image/cache.js';
 import { Skopeo } from '../src/image/skopeo.js';
+import { publish } from '../src/metrics/events.js';
 import type { LogCaps } from '../src/output/log-writer.js';
 import { type LogRetention, type LogSweepReport, sweepLogs } from '../src/output/retention.js';
 import { PolicyGate } from '../src/policy/admit.js';
@@ -21,6 +22,7 @@ import { ValidationError } from '../src/validation.js';
 import { logsDir, sweepWorkspaces, type WorkspaceSweepReport } from '../src/workspace/index.js';
 import { parseHostFileSettings } from '../src/workspace/settings.js';
 import type { ActivityDeps } from './deps.js';
+import { makeReadLog } from './read-log.js';
 import { runContainer } from './run-container.js';
 import type { RunContainerInput, RunContainerResult } from './types.js';
 
@@ -86,6 +88,7 @@ export async function createActivities(options: SandboxActivityOptions) {
     }),
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     live: options.live ?? new LiveContainers(),
+    liveLogs: new Map(),
     aborts: new StepAborts(),
     owner: await currentOwner(host),
     policy: await PolicyGate.create({
@@ -101,6 +104,12 @@ export async function createActivities(options: SandboxActivityOptions) {
 
   return {
     runContainer: (input: RunContainerInput): Promise<RunContainerResult> => runContainer(deps, input),
+
+    /**
+     * A chunk of one attempt's log, live or after it (`temporal-runsc logs`). Served on the
+     * host's control queue with abortStep; see read-log.ts for how the log is found.
+     */
+    readLog: makeReadLog(deps),
 
     /**
      * Aborts a step of the calling workflow run that runs here, now: the way a cancelled pipeline
@@ -209,7 +218,14 @@ async function openImageCache(
     pullTimeoutMs: images.pullTimeout,
     tagTtlMs: images.tagTtl,
     insecureRegistries: images.plainHttp,
-    ...(options.onImagePull ? { onPull: options.onImagePull } : {}),
+    onPull: (event) => {
+      // The worker's metrics (temporal_runsc_image_pulls_total and its duration), then the caller's hook.
+      publish('imagePull', {
+        durationMs: event.durationMs,
+        outcome: event.outcome === 'unpacked' ? 'ok' : 'error',
+      });
+      options.onImagePull?.(event);
+    },
   });
 }
 
@@ -230,6 +246,13 @@ async function sweepHostFiles(deps: ActivityDeps): Promise<Pick<HostCleanupRepor
       problems: [error.message],
     }),
   );
+  publish('cleanup', {
+    findings: {
+      workspace: workspaces.removed.length,
+      log: logs.removed.length,
+      problem: workspaces.problems.length + logs.problems.length,
+    },
+  });
   return { workspaces, logs };
 }
 

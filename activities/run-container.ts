@@ -6,6 +6,7 @@ import { pidsLimitProblem } from '../src/bundle/spec.js';
 import { ownerAnnotation } from '../src/host/owner.js';
 import { StepAborts } from '../src/host/step-aborts.js';
 import { stepStartProblems } from '../src/host/step-start-checks.js';
+import { publish } from '../src/metrics/events.js';
 import { StreamCapture } from '../src/output/capture.js';
 import type { LogSummary } from '../src/output/log-writer.js';
 import type { Admitted } from '../src/policy/admit.js';
@@ -33,6 +34,9 @@ import type {
 /** Where a step may leave a small JSON result for later steps (inside the container). */
 export const resultFileInContainer = '/out/result.json';
 
+/** The most of a running step's last line its heartbeat carries (for `run`'s display). */
+const lastLineChars = 200;
+
 /**
  * Runs one step in a fresh container and never loses track of it: the container id derives
  * from the attempt, and heartbeats (from the first tick on) carry it with the pid and host;
@@ -49,12 +53,12 @@ export async function runContainer(
   const input = validInput(rawInput);
   // The operator's policy decides what of the input reaches the bundle; a refusal starts nothing.
   const admitted = await deps.policy.admit(input, info).catch((error: unknown) => {
-    throw invalidStep(error);
+    throw refused(error);
   });
   // Neither the input schema nor the policy knows the platform: its pids floor is checked here.
   const pidsProblem = pidsLimitProblem(admitted.bundle.limits.pids, await runtimePlatform(deps.runtime));
   if (pidsProblem)
-    throw invalidStep(new ValidationError('step', [{ field: 'limits.pids', message: pidsProblem }]));
+    throw refused(new ValidationError('step', [{ field: 'limits.pids', message: pidsProblem }]));
   const idParts = {
     namespace: info.workflowNamespace ?? info.activityNamespace,
     workflowId: info.workflowExecution?.workflowId ?? 'standalone',
@@ -151,8 +155,23 @@ export async function runContainer(
   const { run, result } = attempt;
 
   maskRunResult(result, admitted.maskValues);
+  const aborted = context.cancellationSignal.aborted || abortRequest?.signal.aborted === true;
+  const verdict = judgeExit(run.exitCode, input);
+  publish('step', {
+    kind: 'ended',
+    durationMs: run.durationMs,
+    outcome: aborted
+      ? 'aborted'
+      : overtime.aborted
+        ? 'timed_out'
+        : run.runtimeError
+          ? 'runtime_failure'
+          : verdict.outcome === 'fail'
+            ? 'exit_code_failure'
+            : 'succeeded',
+  });
 
-  if (context.cancellationSignal.aborted || abortRequest?.signal.aborted) {
+  if (aborted) {
     if (run.abort && !run.abort.gone) {
       context.log.error('container still listed after abort', { containerId, steps: run.abort.steps });
     }
@@ -188,7 +207,6 @@ export async function runContainer(
       details: [result],
     });
   }
-  const verdict = judgeExit(run.exitCode, input);
   if (verdict.outcome === 'fail') {
     throw ApplicationFailure.create({
       type: 'ContainerExit',
@@ -253,8 +271,10 @@ async function runInWorkspace(
     await removeBundle(workspace, context);
     throw workspaceFailure(input.step, containerId, deps.host, error);
   });
-  const stdout = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log });
-  const stderr = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log });
+  const stdout = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log, stream: 'stdout' });
+  const stderr = new StreamCapture({ tailBytes: deps.tailBytes, maskValues, log, stream: 'stderr' });
+  // Readers of the running attempt (`temporal-runsc logs --follow`) read it here until it closes.
+  deps.liveLogs.set(containerId, log);
 
   const heartbeat: RunHeartbeat = {
     step: input.step,
@@ -270,6 +290,9 @@ async function runInWorkspace(
   const beat = () => {
     heartbeat.stdoutBytes = stdout.bytes;
     heartbeat.stderrBytes = stderr.bytes;
+    // What `run` shows of a running step: its latest line (masked), at no extra server write.
+    const latest = stderr.updatedAt > stdout.updatedAt ? stderr : stdout;
+    if (latest.updatedAt > 0) heartbeat.lastLine = latest.lastLine(lastLineChars);
     context.heartbeat({ ...heartbeat });
   };
   // The first heartbeat waits for the first tick: a step that ends sooner costs no heartbeat RPC
@@ -293,6 +316,10 @@ async function runInWorkspace(
       // the workflow, which cost it a workflow task per step.
       onStart: (pid) => {
         heartbeat.pid = pid;
+        publish('step', {
+          kind: 'started',
+          startLatencyMs: Date.now() - info.currentAttemptScheduledTimestampMs,
+        });
       },
     });
   } catch (error) {
@@ -314,6 +341,7 @@ async function runInWorkspace(
     await removeBundle(workspace, context);
     await Promise.all([stdout.flush(), stderr.flush()]);
     logSummary = await log.close();
+    deps.liveLogs.delete(containerId);
   }
 
   const result: RunContainerResult = {
@@ -365,8 +393,14 @@ function validInput(input: RunContainerInput): RunContainerInput {
   try {
     return parseRunContainerInput(input);
   } catch (error) {
-    throw invalidStep(error);
+    throw refused(error);
   }
+}
+
+/** A step refused before anything ran (its input, or the operator's policy): counted, then InvalidStep. */
+function refused(error: unknown): Error {
+  if (error instanceof ValidationError) publish('step', { kind: 'refused' });
+  return invalidStep(error);
 }
 
 function invalidStep(error: unknown): Error {

@@ -79,6 +79,8 @@ export interface RunHeartbeat {
   stderrBytes: number;
   /** The image's digest as this attempt resolved it: a retry uses the same one. */
   image?: ImageRecordOfRun;
+  /** The step's latest line of output (masked, at most 200 characters): `run` shows it. */
+  lastLine?: string;
 }
 
 export interface ContainerRef {

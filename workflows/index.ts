@@ -1,5 +1,12 @@
 export { controlQueueFor } from './control-queue.js';
 export { type HostJanitorInput, hostJanitor } from './janitor.js';
+export {
+  type LogActivities,
+  type LogChunk,
+  type ReadLogRequest,
+  type ReadStepLogInput,
+  readStepLog,
+} from './logs.js';
 export { batchesOf, sandboxPipeline, statusQuery } from './pipeline.js';
 export {
   defaultSandboxTaskQueue,

@@ -29,6 +29,8 @@ export interface StepReport {
   containerId: string | null;
   host: string | null;
   pid?: number | null;
+  /** While it runs: its latest line of output (from its heartbeat; filled in by the client). */
+  lastLine?: string;
   durationMs: number | null;
   stdoutTail: string;
   stderrTail: string;

@@ -12,6 +12,7 @@ import { defaultTaskQueue } from '../task-queue.js';
 // runs (await import() in its action); test/unit/light-imports.test.ts checks what is loaded.
 import type { CleanupFlags } from './commands/cleanup.js';
 import type { DemoFlags } from './commands/demo.js';
+import type { LogsFlags } from './commands/logs.js';
 import type { RunFlags } from './commands/pipeline.js';
 import type { WorkerFlags } from './commands/worker.js';
 import type { ConnectionFlags } from './connection.js';
@@ -33,6 +34,15 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of 1 or more');
   return n;
+}
+
+/** `HOST:PORT` (an IPv6 host in brackets), as the metrics exporter binds it. */
+function hostPort(value: string): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  if (!match || Number(match[2]) > 65535) {
+    throw new InvalidArgumentError('must be HOST:PORT, such as 127.0.0.1:9464 or 0.0.0.0:9464');
+  }
+  return value;
 }
 
 /** A repeatable option's values, in order. */
@@ -152,6 +162,11 @@ withRuntime(
       .choices(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'])
       .default('INFO'),
   )
+  .option(
+    '--metrics-address <host:port>',
+    "serve Prometheus metrics (the SDK's and temporal_runsc_*) at http://HOST:PORT/metrics",
+    hostPort,
+  )
   .addHelpText(
     'after',
     `
@@ -173,7 +188,7 @@ to restart it. Bad input exits 2.`,
         import('./logging.js'),
         import('./commands/worker.js'),
       ]);
-      installSdkLogger(flags.logLevel);
+      installSdkLogger(flags.logLevel, flags.metricsAddress);
       await workerCommand(flags);
       return 0;
     }),
@@ -210,6 +225,32 @@ withConnection(
     exitWith(async (id: string, flags: ConnectionFlags) =>
       (await import('./commands/pipeline.js')).cancelCommand(id, flags),
     ),
+  );
+
+withConnection(
+  program
+    .command('logs')
+    .description("print a step's output, from the host that ran it (while it runs, and after)"),
+)
+  .argument('<workflowId>')
+  .argument('[step]', 'the step (default: the one started last)')
+  .option('-f, --follow', 'keep printing new output until the step ends, its retries included')
+  .option('--attempt <n>', 'this attempt (default: the latest)', positiveInt)
+  .option('--stderr', 'print its stderr instead of its stdout')
+  .option('--all', 'print stdout and stderr, in the order they came')
+  .option('--timestamps', 'start each line with the time the worker received it')
+  .addHelpText(
+    'after',
+    `
+Each read is a short workflow of its own on the pipeline's task queue, answered by the host's
+worker: no port to open, and the pipeline's history does not grow. Exits 1 when the log is gone
+(past the host's retention) or its host does not answer, 2 for bad input.`,
+  )
+  .action(
+    exitWith(async (id: string, step: string | undefined, flags: LogsFlags) => {
+      const { logsCommand } = await import('./commands/logs.js');
+      return logsCommand(id, step, flags);
+    }),
   );
 
 withRuntime(program.command('cleanup').description("clear this host's stuck runtime state and report it"))

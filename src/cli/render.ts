@@ -28,8 +28,12 @@ function stepRow(step: StepReport): string[] {
     step.exitCode === null ? '' : `${step.exitCode}${step.signal ? ` ${step.signal}` : ''}`,
     elapsed(step),
     step.host ?? '',
-    step.status === 'running' && step.pid
-      ? `pid ${step.pid}`
+    step.status === 'running'
+      ? step.lastLine
+        ? lastLine(step.lastLine)
+        : step.pid
+          ? `pid ${step.pid}`
+          : ''
       : lastLine(step.stderrTail || step.stdoutTail || step.error || ''),
   ];
 }

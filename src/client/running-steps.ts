@@ -10,6 +10,8 @@ export interface RunningContainer {
   pid: number | null;
   host: string;
   attempt: number;
+  /** The step's latest line of output, as of its last heartbeat (masked). */
+  lastLine?: string;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function runningContainers(handle: WorkflowHandle): Promise<Running
       pid: beat.pid ?? null,
       host: beat.host ?? '',
       attempt: pending.attempt ?? 1,
+      ...(typeof beat.lastLine === 'string' ? { lastLine: beat.lastLine } : {}),
     });
   }
   return running;
@@ -55,13 +58,14 @@ export function withRunningContainers(
         pid: container.pid,
         host: container.host,
         attempts: Math.max(step.attempts, container.attempt),
+        ...(container.lastLine !== undefined ? { lastLine: container.lastLine } : {}),
       };
     }),
   };
 }
 
 /** Heartbeat details through the client's own data converter (codecs, then the converter). */
-async function decodeFirst(handle: WorkflowHandle, payloads: Payload[]): Promise<unknown> {
+export async function decodeFirst(handle: WorkflowHandle, payloads: Payload[]): Promise<unknown> {
   const { payloadConverter, payloadCodecs } = handle.client.options.loadedDataConverter;
   let decoded = payloads;
   for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded);

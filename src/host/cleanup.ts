@@ -1,5 +1,6 @@
 import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { publish } from '../metrics/events.js';
 import { containerIdPrefix } from '../runtime/container-id.js';
 import { RuntimeError, RuntimeNotFound, RuntimeTimeout } from '../runtime/errors.js';
 import type { Runsc } from '../runtime/runsc.js';
@@ -144,7 +145,25 @@ export async function cleanupHost(runtime: Runsc, options: CleanupOptions = {}):
       }
     }
   }
+  publish('cleanup', { findings: cleanupFindings(report) });
   return report;
+}
+
+/** What a sweep found, by kind, for the metrics (temporal_runsc_cleanup_findings_total). */
+function cleanupFindings(report: CleanupReport): Record<string, number> {
+  const findings: Record<string, number> = {
+    hung_process: report.hungProcessesKilled.length,
+    lock_file: report.lockFilesRemoved.length,
+    socket: report.socketsRemoved.length,
+    cgroup: report.cgroupsRemoved.length,
+    problem: report.problems.length,
+  };
+  for (const container of report.containers) {
+    if (container.action.startsWith('kept')) continue;
+    const kind = `container_${container.action.replace(/-/g, '_')}`;
+    findings[kind] = (findings[kind] ?? 0) + 1;
+  }
+  return findings;
 }
 
 async function listWithin(runtime: Runsc, timeoutMs: number): Promise<ContainerState[] | undefined> {

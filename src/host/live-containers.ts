@@ -1,3 +1,5 @@
+import { publish } from '../metrics/events.js';
+
 /**
  * The containers this process is running right now. Cleanup consults it so that a sweep never
  * aborts a container that a live activity attempt owns.
@@ -7,10 +9,12 @@ export class LiveContainers {
 
   add(id: string): void {
     this.running.add(id);
+    publish('containers', { running: this.running.size });
   }
 
   delete(id: string): void {
     this.running.delete(id);
+    publish('containers', { running: this.running.size });
   }
 
   has(id: string): boolean {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { OutputLog } from './log-writer.js';
 import { Masker } from './mask.js';
+import type { OutputStream } from './records.js';
 import { TailBuffer } from './tail.js';
 
 /**
@@ -11,15 +12,25 @@ import { TailBuffer } from './tail.js';
 export class StreamCapture extends Writable {
   /** Bytes the step wrote, before masking. */
   bytes = 0;
+  /** When masked output last came out (performance.now()); 0 before any. */
+  updatedAt = 0;
   readonly tail: TailBuffer;
   private readonly masker: Masker;
   private readonly log: OutputLog | undefined;
+  private readonly stream: OutputStream;
 
-  constructor(options: { tailBytes: number; maskValues?: readonly string[]; log?: OutputLog }) {
+  constructor(options: {
+    tailBytes: number;
+    maskValues?: readonly string[];
+    log?: OutputLog;
+    /** Which stream this is, in the log's records. Default stdout. */
+    stream?: OutputStream;
+  }) {
     super();
     this.tail = new TailBuffer(options.tailBytes);
     this.masker = new Masker(options.maskValues ?? []);
     this.log = options.log;
+    this.stream = options.stream ?? 'stdout';
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -46,10 +57,18 @@ export class StreamCapture extends Writable {
     return this.tail.text();
   }
 
+  /** The last line with text in the tail (masked), at most `maxChars` of its end. */
+  lastLine(maxChars: number): string {
+    const lines = this.tail.text().split('\n');
+    const line = lines.findLast((l) => l.trim() !== '') ?? '';
+    return line.length > maxChars ? line.slice(line.length - maxChars) : line;
+  }
+
   // The log's writes never reject (OutputLog), so backpressure is all this waits for.
   private async release(masked: Buffer): Promise<void> {
     if (masked.length === 0) return;
+    this.updatedAt = performance.now();
     this.tail.append(masked);
-    await this.log?.write(masked);
+    await this.log?.write(this.stream, masked);
   }
 }

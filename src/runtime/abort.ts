@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { publish } from '../metrics/events.js';
 import { ContainerNotFound, RuntimeError } from './errors.js';
 import type { ContainerState } from './types.js';
 
@@ -41,6 +42,7 @@ export async function abortContainer(
   id: string,
   options: AbortOptions = {},
 ): Promise<AbortReport> {
+  const startedAt = performance.now();
   const graceMs = options.graceMs ?? 3000;
   const steps: string[] = [];
   const waitForExit = options.waitForExit ?? ((ms: number) => waitUntilNotRunning(runtime, id, ms));
@@ -81,6 +83,7 @@ export async function abortContainer(
     }
   }
   const gone = await confirmGone(runtime, id, 2000);
+  publish('abort', { durationMs: performance.now() - startedAt, gone });
   return { steps, gone };
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { execa } from 'execa';
+import { publish } from '../metrics/events.js';
 import { type AbortReport, abortContainer, exists } from './abort.js';
 import {
   type CreateOptions,
@@ -324,12 +325,18 @@ export class Runsc {
     const args = [...(options.global === false ? [] : globalArgs(this.options)), ...subcommand];
     const command = [this.command, ...args];
     const timeout = options.timeoutMs ?? this.options.timeoutMs ?? defaultTimeoutMs;
+    const calledAt = performance.now();
     const result = await execa(this.command, args, {
       reject: false,
       timeout,
       // A runtime blocked on a lock does not answer TERM promptly; it holds no state of its own.
       killSignal: 'SIGKILL',
       stdin: 'ignore',
+    });
+    publish('runtimeCall', {
+      command: subcommand[0] ?? '',
+      durationMs: performance.now() - calledAt,
+      outcome: result.timedOut ? 'timeout' : result.exitCode === 0 ? 'ok' : 'error',
     });
     const stderr = String(result.stderr ?? '').trim();
     if (result.timedOut) {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { Duration } from '@temporalio/common';
+import type { Duration, MetricMeter } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import { type NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type SandboxActivityOptions } from '../../activities/index.js';
@@ -9,6 +9,7 @@ import { controlQueueFor } from '../../workflows/control-queue.js';
 import { type CleanupReport, cleanupHost } from '../host/cleanup.js';
 import { LiveContainers } from '../host/live-containers.js';
 import { checkStateRoot } from '../host/state-root.js';
+import { recordLibraryMetrics } from '../metrics/index.js';
 import { checkRuntimeAllowed } from '../policy/admit.js';
 import { parsePolicy } from '../policy/load.js';
 import { Runsc } from '../runtime/runsc.js';
@@ -94,6 +95,12 @@ export interface SandboxWorkerOptions extends Omit<SandboxActivityOptions, 'host
    * when there is one.
    */
   workflowBundle?: WorkflowBundleOption;
+  /**
+   * Where the library's own metrics (`temporal_runsc_*`, src/metrics) go. Default the SDK
+   * runtime's meter: with a Prometheus exporter installed (`worker --metrics-address`) they are
+   * served beside the SDK's own; without one they are dropped.
+   */
+  metricMeter?: MetricMeter;
 }
 
 export interface SandboxWorker {
@@ -139,6 +146,8 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
   // Before the sweep: the sweep is what two workers on one root would race on.
   const rootLock = options.lockRoot === false ? undefined : await lockRoot(runtime.stateRoot);
   let lock = rootLock;
+  // From before the start-up sweep (its findings count) until the workers have stopped.
+  const stopMetrics = recordLibraryMetrics(options.metricMeter ?? Runtime.instance().metricMeter);
   try {
     // Then the host queue's: another worker of this machine with another root may serve it.
     if (options.lockRoot !== false) {
@@ -157,8 +166,10 @@ export async function createSandboxWorker(options: SandboxWorkerOptions): Promis
       startupSweep,
       drainTimeout,
       graceMs,
+      stopMetrics,
     });
   } catch (error) {
+    stopMetrics();
     await lock?.release();
     throw error;
   }
@@ -177,6 +188,7 @@ async function createWorkers(
     startupSweep: CleanupReport | undefined;
     drainTimeout: Duration;
     graceMs: number;
+    stopMetrics: () => void;
   },
 ): Promise<SandboxWorker> {
   const { host, taskQueue, hostQueue, runtime, live, activities, lock, startupSweep, drainTimeout, graceMs } =
@@ -207,7 +219,8 @@ async function createWorkers(
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: controlQueue,
-    activities: { abortStep: activities.abortStep },
+    // Log reads too (`temporal-runsc logs`): at most 8 of them wait at once (read-log.ts).
+    activities: { abortStep: activities.abortStep, readLog: activities.readLog },
     maxConcurrentActivityTaskExecutions: controlSlots,
     maxConcurrentActivityTaskPolls: 2,
     shutdownGraceTime: '1s',
@@ -234,6 +247,7 @@ async function createWorkers(
     try {
       await supervision.done;
     } finally {
+      made.stopMetrics();
       await lock?.release();
     }
   };

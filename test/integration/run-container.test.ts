@@ -72,7 +72,10 @@ describe('runContainer', () => {
       hostQueue: testHostQueue,
       attempt: 1,
     });
-    expect(await readFile(result.logPath, 'utf8')).toContain('out\n');
+    // The log holds each stream's lines as records (src/output/records.ts).
+    const log = await readFile(result.logPath, 'utf8');
+    expect(log).toMatch(/ stdout F out\n/);
+    expect(log).toMatch(/ stderr F err\n/);
     expect(await runtime.exists(result.containerId)).toBe(false);
   });
 

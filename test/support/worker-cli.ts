@@ -36,6 +36,8 @@ export interface WorkerCliSettings {
   namespace?: string;
   /** `--drain-timeout`: how long running steps may finish after SIGTERM; default the CLI's. */
   drainTimeout?: string;
+  /** `--metrics-address`: where the worker serves Prometheus metrics; default none. */
+  metricsAddress?: string;
 }
 
 /** What the CLI prints on stdout, as one line, once the worker polls. */
@@ -74,6 +76,7 @@ export function workerCliArgs(settings: WorkerCliSettings): string[] {
     ...(settings.allowMountRw ?? []).map((path) => `--allow-mount-rw=${path}`),
     ...(settings.namespace ? [`--namespace=${settings.namespace}`] : []),
     ...(settings.drainTimeout ? [`--drain-timeout=${settings.drainTimeout}`] : []),
+    ...(settings.metricsAddress ? [`--metrics-address=${settings.metricsAddress}`] : []),
   ];
 }
 

@@ -2,10 +2,13 @@
 import { lstat, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StreamCapture } from '../../src/output/capture.js';
+import { LogRefused, readAttemptLog, readLogFile } from '../../src/output/log-reader.js';
 import { OutputLog } from '../../src/output/log-writer.js';
 import { Masker } from '../../src/output/mask.js';
+import { noteStream, parseRecords } from '../../src/output/records.js';
 import { sweepLogs } from '../../src/output/retention.js';
 import { parseHostFileSettings } from '../../src/workspace/settings.js';
 
@@ -16,6 +19,39 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A log's output lines (`stream:text`), read back as `temporal-runsc logs` reads it. */
+async function output(path: string, _streams: 'all'): Promise<string> {
+  const { lines } = await readWhole(path, undefined, true);
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+/** Reads a log whole in small chunks, by offsets, as a follower does; joins partial records. */
+async function readWhole(path: string, live: OutputLog | undefined, withStream = false) {
+  const lines: string[] = [];
+  let skipped = 0;
+  let offset = 0;
+  let rest = Buffer.alloc(0);
+  let partial = '';
+  for (;;) {
+    const read = await readAttemptLog(path, live, offset, 64);
+    if (read.data.length === 0 && read.skipped === 0) break;
+    skipped += read.skipped;
+    const parsed = parseRecords(Buffer.concat([rest, read.data]));
+    rest = Buffer.from(parsed.rest);
+    for (const record of parsed.records) {
+      if (record.stream === noteStream) continue;
+      const text = `${withStream ? `${record.stream}:` : ''}${record.text.toString()}`;
+      if (record.partial) partial += partial ? record.text.toString() : text;
+      else {
+        lines.push(partial ? partial + record.text.toString() : text);
+        partial = '';
+      }
+    }
+    offset = read.next;
+  }
+  return { lines, skipped };
+}
 
 function maskAll(values: string[], chunks: string[]): string {
   const masker = new Masker(values);
@@ -60,24 +96,76 @@ describe('masking', () => {
 });
 
 describe('output log', () => {
-  it('keeps everything under the caps, in a new 0600 file', async () => {
+  it('keeps everything under the caps as records of each stream, in a new 0600 file', async () => {
     const path = join(dir, 'a.log');
-    const log = await OutputLog.create(path, { headBytes: 100, tailBytes: 100 });
-    await log.write(Buffer.from('one\n'));
-    await log.write(Buffer.from('two\n'));
-    expect(await log.close()).toEqual({ receivedBytes: 8, droppedBytes: 0 });
-    expect(await readFile(path, 'utf8')).toBe('one\ntwo\n');
+    const log = await OutputLog.create(path, { headBytes: 1000, tailBytes: 1000 });
+    await log.write('stdout', Buffer.from('one\n'));
+    await log.write('stderr', Buffer.from('oops\n'));
+    await log.write('stdout', Buffer.from('two\nthr'));
+    await log.write('stdout', Buffer.from('ee\n'));
+    expect(await log.close()).toEqual({ receivedBytes: 19, droppedBytes: 0 });
+    expect(await output(path, 'all')).toBe('stdout:one\nstderr:oops\nstdout:two\nstdout:three\n');
+    expect(await readFile(path, 'utf8')).toMatch(
+      /^\S+Z stdout F one\n\S+Z stderr F oops\n\S+Z stdout F two\n\S+Z stdout P thr\n/,
+    );
     expect((await stat(path)).mode & 0o777).toBe(0o600);
   });
 
-  it('keeps the head and the tail, and says how many bytes were dropped between', async () => {
+  it('keeps whole records of the head and the tail, says how much was dropped, and reads on by offset', async () => {
     const path = join(dir, 'big.log');
-    const log = await OutputLog.create(path, { headBytes: 10, tailBytes: 10 });
-    for (let i = 0; i < 100; i++) await log.write(Buffer.from(String(i % 10)));
-    expect(await log.close()).toMatchObject({ receivedBytes: 100, droppedBytes: 80 });
+    const log = await OutputLog.create(path, { headBytes: 400, tailBytes: 400 });
+    for (let i = 0; i < 200; i++) await log.write('stdout', Buffer.from(`line ${i}\n`));
+    const live = await readWhole(path, log);
+    const summary = await log.close();
+    expect(summary.receivedBytes).toBe(Array.from({ length: 200 }, (_, i) => `line ${i}\n`).join('').length);
     const text = await readFile(path, 'utf8');
-    expect(text.startsWith('0123456789\n[temporal-runsc: 80 bytes of output dropped here')).toBe(true);
-    expect(text.endsWith(']\n0123456789')).toBe(true);
+    expect(text).toContain(`[temporal-runsc: ${summary.droppedBytes} bytes of output dropped here`);
+    const after = await readWhole(path, undefined);
+    // The same lines whether read while it ran or after: the head, a gap, the tail.
+    expect(after).toEqual(live);
+    expect(after.lines[0]).toBe('line 0');
+    expect(after.lines.at(-1)).toBe('line 199');
+    expect(after.skipped).toBe(summary.droppedBytes);
+    const numbers = after.lines.map((l) => Number(l.split(' ')[1]));
+    expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+    expect(numbers.length).toBeLessThan(200);
+  });
+
+  it('reads a running log from where a reader left off, in memory past the head', async () => {
+    const path = join(dir, 'live.log');
+    const log = await OutputLog.create(path, { headBytes: 100, tailBytes: 1000 });
+    await log.write('stdout', Buffer.from('first\n'));
+    const one = await readAttemptLog(path, log, 0, 1 << 16);
+    expect(one.state).toBe('running');
+    const waited = log.waitForMore(5000);
+    for (let i = 0; i < 10; i++) await log.write('stdout', Buffer.from(`more ${i}\n`));
+    await waited;
+    const chunks = [one.data];
+    let next = one.next;
+    for (;;) {
+      const read = await readAttemptLog(path, log, next, 1 << 16);
+      expect(read).toMatchObject({ state: 'running', skipped: 0 });
+      if (read.data.length === 0) break;
+      chunks.push(read.data);
+      next = read.next;
+    }
+    expect(parseRecords(Buffer.concat(chunks)).records.map((r) => r.text.toString())).toEqual([
+      'first',
+      ...Array.from({ length: 10 }, (_, i) => `more ${i}`),
+    ]);
+    await log.close();
+    const three = await readAttemptLog(path, undefined, next, 1 << 16);
+    expect(three).toMatchObject({ state: 'ended', skipped: 0 });
+    expect(three.data.length).toBe(0);
+  });
+
+  it('says missing for no file, and refuses a link or a FIFO in place of a log', async () => {
+    expect((await readLogFile(join(dir, 'none.log'), 0, 100)).state).toBe('missing');
+    await writeFile(join(dir, 'secret'), 'host secret\n');
+    await symlink(join(dir, 'secret'), join(dir, 'link.log'));
+    await expect(readLogFile(join(dir, 'link.log'), 0, 100)).rejects.toBeInstanceOf(LogRefused);
+    await execa('mkfifo', [join(dir, 'fifo.log')]);
+    await expect(readLogFile(join(dir, 'fifo.log'), 0, 100)).rejects.toBeInstanceOf(LogRefused);
   });
 
   it('refuses a path that exists, also a planted symlink, and writes nothing through it', async () => {
@@ -96,14 +184,15 @@ describe('stream capture', () => {
   it('masks a secret printed in two halves in both the tail and the log, and counts raw bytes', async () => {
     const path = join(dir, 'c.log');
     const log = await OutputLog.create(path, { headBytes: 1024, tailBytes: 1024 });
-    const capture = new StreamCapture({ tailBytes: 1024, maskValues: ['TOPSECRET'], log });
+    const capture = new StreamCapture({ tailBytes: 1024, maskValues: ['TOPSECRET'], log, stream: 'stderr' });
     capture.write(Buffer.from('key=TOP'));
     await new Promise((resolve) => setTimeout(resolve, 20));
     capture.write(Buffer.from('SECRET done\n'));
     await capture.flush();
     await log.close();
     expect(capture.text()).toBe('key=*** done\n');
-    expect(await readFile(path, 'utf8')).toBe('key=*** done\n');
+    expect(await output(path, 'all')).toBe('stderr:key=*** done\n');
+    expect(await readFile(path, 'utf8')).not.toContain('TOP');
     expect(capture.bytes).toBe('key=TOPSECRET done\n'.length);
   });
 });

@@ -33,6 +33,8 @@ export interface WorkerFlags extends ConnectionFlags {
   allowWeakRuntime?: boolean;
   // Lifecycle: how a stop drains (milliseconds, from --drain-timeout).
   drainTimeout?: number;
+  /** Where the Prometheus exporter listens (installed with the SDK runtime, in main.ts). */
+  metricsAddress?: string;
 }
 
 /** Runs a sandbox worker until SIGINT/SIGTERM; running steps are aborted on the way out. */
@@ -76,7 +78,8 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     `worker ${worker.host}: workflows on ${worker.taskQueue}, containers on ${worker.hostQueue} (aborts on ${worker.controlQueue}), root ${flags.root}` +
       (sweep
         ? `; start-up sweep removed ${sweep.containers.filter((c) => c.action === 'aborted').length} leftover container(s)`
-        : ''),
+        : '') +
+      (flags.metricsAddress ? `; metrics on http://${flags.metricsAddress}/metrics` : ''),
   );
   const running = worker.run();
   announceDrain(worker.host, flags.drainTimeout ?? defaultDrainTimeoutMs);
