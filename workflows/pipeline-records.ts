@@ -101,3 +101,21 @@ export function addCounts(
   for (const record of records) next[record.status] = (next[record.status] ?? 0) + 1;
   return next;
 }
+
+/** The record of a step that has not run (yet, or at all: `skipped`). */
+export function emptyReport(name: string, isFinally: boolean, status: StepStatus = 'pending'): StepReport {
+  return {
+    name,
+    status,
+    ...(isFinally ? { finally: true } : {}),
+    exitCode: null,
+    signal: null,
+    attempts: 0,
+    containerId: null,
+    host: null,
+    pid: null,
+    durationMs: null,
+    stdoutTail: '',
+    stderrTail: '',
+  };
+}

@@ -15,6 +15,7 @@ import type { RunContainerInput, RunContainerResult } from '../activities/types.
 import {
   addCounts,
   defaultRecordBudgetBytes,
+  emptyReport,
   fitRecords,
   headOf,
   jsonBytes,
@@ -374,23 +375,6 @@ function recordFailure(report: StepReport, error: unknown): void {
   } else {
     report.error = headOf(cause instanceof Error ? cause.message : String(cause), recordErrorChars);
   }
-}
-
-export function emptyReport(name: string, isFinally: boolean): StepReport {
-  return {
-    name,
-    status: 'pending',
-    ...(isFinally ? { finally: true } : {}),
-    exitCode: null,
-    signal: null,
-    attempts: 0,
-    containerId: null,
-    host: null,
-    pid: null,
-    durationMs: null,
-    stdoutTail: '',
-    stderrTail: '',
-  };
 }
 
 /**

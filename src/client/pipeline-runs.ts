@@ -6,6 +6,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
+import { emptyReport } from '../../workflows/pipeline-records.js';
 import type {
   PipelineInput,
   PipelineRunState,
@@ -45,20 +46,6 @@ async function decode(handle: WorkflowHandle, payloads: Payload[]): Promise<unkn
   return decoded.map((payload) => payloadConverter.fromPayload(payload));
 }
 
-const blank = (name: string, status: StepStatus): StepReport => ({
-  name,
-  status,
-  exitCode: null,
-  signal: null,
-  attempts: 0,
-  containerId: null,
-  host: null,
-  pid: null,
-  durationMs: null,
-  stdoutTail: '',
-  stderrTail: '',
-});
-
 /**
  * Every step's record, in pipeline order: the latest run's `steps` joined with the records its
  * earlier runs handed on, and the steps it did not list (skipped, or still pending). Records
@@ -84,10 +71,8 @@ export async function wholeRecords<T extends RecordsLeftOut & { steps: StepRepor
   for (const record of [...handedOn.flat(), ...part.steps]) byName.set(record.name, record);
   const waiting: StepStatus = part.status === 'running' ? 'pending' : 'skipped';
   const steps = [
-    ...input.steps.map((step) => byName.get(step.name) ?? blank(step.name, waiting)),
-    ...(input.finally ?? []).map(
-      (step) => byName.get(step.name) ?? { ...blank(step.name, 'pending'), finally: true as const },
-    ),
+    ...input.steps.map((step) => byName.get(step.name) ?? emptyReport(step.name, false, waiting)),
+    ...(input.finally ?? []).map((step) => byName.get(step.name) ?? emptyReport(step.name, true)),
   ];
   return { ...rest, steps };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { withRunningContainers } from '../../src/client/running-steps.js';
-import { emptyReport } from '../../workflows/pipeline.js';
+import { emptyReport } from '../../workflows/pipeline-records.js';
 import type { PipelineStatusSnapshot, StepReport } from '../../workflows/types.js';
 
 const report = (name: string, status: StepReport['status'], attempts = 0): StepReport => ({

@@ -7,8 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { parseRunContainerInput } from '../../activities/input.js';
 import { parsePipeline } from '../../src/pipeline/index.js';
-import { emptyReport } from '../../workflows/pipeline.js';
-import { fitRecords, jsonBytes, tailOf, utf8Bytes } from '../../workflows/pipeline-records.js';
+import { emptyReport, fitRecords, jsonBytes, tailOf, utf8Bytes } from '../../workflows/pipeline-records.js';
 import type { StepReport } from '../../workflows/types.js';
 import {
   checkContainerSpec,
