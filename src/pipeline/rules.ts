@@ -95,14 +95,17 @@ function referenceFields(entry: StepEntry): [(string | number)[], string][] {
   return fields;
 }
 
+/** Whether the step named `target` has ended before `entry` starts. */
+type RunsBefore = (target: string) => boolean;
+
 /** Why `entry` may not use the results of the step named `target`, or undefined if it may. */
 function referenceError(
   entry: StepEntry,
   target: string,
-  runsBefore: Set<string>,
+  runsBefore: RunsBefore,
   all: StepEntry[],
 ): string | undefined {
-  if (runsBefore.has(target)) return undefined;
+  if (runsBefore(target)) return undefined;
   if (target === entry.name)
     return `refers to its own step "${target}": a step can only use results of steps before it`;
   const other = all.find((candidate) => candidate.name === target);
@@ -118,10 +121,20 @@ function referenceError(
   return `refers to step "${target}", which runs later: a step can only use results of steps before it`;
 }
 
+/** Where each name first stands in `list`, with its group: "earlier" in one lookup (any length). */
+function firstPlaces(list: StepEntry[]): Map<string, { index: number; group: string | undefined }> {
+  const places = new Map<string, { index: number; group: string | undefined }>();
+  list.forEach((entry, index) => {
+    if (entry.name !== undefined && !places.has(entry.name))
+      places.set(entry.name, { index, group: entry.group });
+  });
+  return places;
+}
+
 function referenceProblems(steps: StepEntry[], finallySteps: StepEntry[]): PathProblem[] {
   const all = [...steps, ...finallySteps];
   const problems: PathProblem[] = [];
-  const check = (entry: StepEntry, runsBefore: Set<string>) => {
+  const check = (entry: StepEntry, runsBefore: RunsBefore) => {
     const { args } = entry.raw;
     if (Array.isArray(args)) {
       // A result must never become code: where a reference stands in args decides how it goes in.
@@ -139,18 +152,22 @@ function referenceProblems(steps: StepEntry[], finallySteps: StepEntry[]): PathP
       }
     }
   };
-  const names = (list: StepEntry[]) =>
-    list.flatMap((entry) => (entry.name === undefined ? [] : [entry.name]));
+  const mainPlaces = firstPlaces(steps);
   steps.forEach((entry, index) => {
     // Steps of the same group run at once, so only steps before the group count as earlier.
-    const before = steps
-      .slice(0, index)
-      .filter((other) => entry.group === undefined || other.group !== entry.group);
-    check(entry, new Set(names(before)));
+    check(entry, (target) => {
+      const place = mainPlaces.get(target);
+      return (
+        place !== undefined &&
+        place.index < index &&
+        (entry.group === undefined || place.group !== entry.group)
+      );
+    });
   });
   // Finally steps run after every main step (those that did not run resolve to "").
+  const finallyPlaces = firstPlaces(finallySteps);
   finallySteps.forEach((entry, index) => {
-    check(entry, new Set([...names(steps), ...names(finallySteps.slice(0, index))]));
+    check(entry, (target) => mainPlaces.has(target) || (finallyPlaces.get(target)?.index ?? index) < index);
   });
   return problems;
 }
