@@ -49,7 +49,7 @@ export const logHostTimeout = '5s';
 /**
  * A workflow of its own per read, so that reading (or following for hours) a step's output
  * never adds to the pipeline's history: each read is a short workflow that asks the host and
- * returns the chunk. See NOTES-watch-steps.md for the cost, and why not an update or a query.
+ * returns the chunk. See the README ("Watching steps") for the cost, and why not an update or a query.
  */
 export async function readStepLog(input: ReadStepLogInput): Promise<LogChunk> {
   const host = proxyActivities<LogActivities>({

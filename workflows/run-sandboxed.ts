@@ -436,8 +436,21 @@ export type SandboxFailure =
   | { type: 'Cancelled'; message: string }
   /** An attempt outlasted `timeout` (START_TO_CLOSE), or its hosts kept being lost. */
   | { type: 'Timeout'; message: string; timeoutType: string }
-  /** Refused before it ran, the runtime failed, the policy's run time ran out, no sandbox worker. */
-  | { type: 'InvalidStep' | 'RuntimeError' | 'StepTimedOut' | 'NoSandboxWorker'; message: string };
+  /**
+   * Refused before it ran, the runtime failed, the policy's run time ran out, no sandbox worker,
+   * its image could not be fetched (ImageUnavailable: retried) or is not one (InvalidImage).
+   */
+  | { type: RefusalType; message: string };
+
+const refusalTypes = [
+  'InvalidStep',
+  'RuntimeError',
+  'StepTimedOut',
+  'NoSandboxWorker',
+  'ImageUnavailable',
+  'InvalidImage',
+] as const;
+type RefusalType = (typeof refusalTypes)[number];
 
 /** Tells a runSandboxed error apart; undefined for an error that is none of them. */
 export function sandboxFailure(error: unknown): SandboxFailure | undefined {
@@ -454,13 +467,8 @@ export function sandboxFailure(error: unknown): SandboxFailure | undefined {
       result: cause.details?.[0] as RunContainerResult,
     };
   }
-  if (
-    cause.type === 'InvalidStep' ||
-    cause.type === 'RuntimeError' ||
-    cause.type === 'StepTimedOut' ||
-    cause.type === 'NoSandboxWorker'
-  ) {
-    return { type: cause.type, message: cause.message };
+  if ((refusalTypes as readonly (string | null | undefined)[]).includes(cause.type)) {
+    return { type: cause.type as RefusalType, message: cause.message };
   }
   return undefined;
 }

@@ -128,7 +128,7 @@ withRuntime(
     'serve this prebuilt workflow code (from `temporal-runsc bundle-workflows`) instead of bundling at start',
   )
   .option('--json', 'print one JSON line on stdout once polling starts: {"ready":true,"host",...,"sweep"}')
-  // The sandbox policy: what steps may ask for (NOTES-policy.md). The file is the main interface;
+  // The sandbox policy: what steps may ask for (README, "Security model"). The file is the main interface;
   // each flag only adds to it.
   .option('--policy <file>', 'sandbox policy (YAML or JSON): mounts, rootfs, users, limits, network, secrets')
   .option(

@@ -22,6 +22,16 @@ export type {
   StepSpec,
 } from '../../workflows/types.js';
 export { defaultTaskQueue } from '../task-queue.js';
+export {
+  type LogStreams,
+  type StepAttempt,
+  type StepAttempts,
+  type StepLogEntry,
+  StepLogError,
+  type StepLogOptions,
+  stepAttempts,
+  stepLog,
+} from './logs.js';
 export { type RunningContainer, runningContainers } from './running-steps.js';
 
 export type PipelineHandle = WorkflowHandle;

@@ -2,7 +2,7 @@
  * A step's output, live or after it ended, read from the host that ran it through Temporal: no
  * port between the reader and the worker, the client's own connection. Each read is a short
  * workflow of its own (`readStepLog`, on the pipeline's task queue) that asks the host's control
- * queue for a chunk, so reading never adds to the pipeline's history (NOTES-watch-steps.md).
+ * queue for a chunk, so reading never adds to the pipeline's history (README, "Watching steps").
  * Client code only: @temporalio/client and plain modules.
  */
 import { randomBytes } from 'node:crypto';

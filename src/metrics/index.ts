@@ -19,7 +19,7 @@ import {
 export type { StepOutcome } from './events.js';
 export { publish } from './events.js';
 
-/** Every metric this library exports, with what it means (README, NOTES-watch-steps.md). */
+/** Every metric this library exports, with what it means (README, "Watching steps"). */
 export const metricNames = {
   containersRunning: 'temporal_runsc_containers_running',
   stepsStarted: 'temporal_runsc_steps_started_total',

@@ -148,7 +148,7 @@ describe('a worker with no policy', () => {
     expect(error.message).toMatch(/network: sandbox is not allowed on this worker \(policy\.network: none\)/);
     await expectNothingStarted(containerId);
 
-    // The 2022 build refuses `sandbox` in the host's network namespace (NOTES-policy.md); the
+    // The 2022 build refuses `sandbox` in the host's network namespace (README, "What runsc really does here"); the
     // current one gives the step gVisor's netstack in a namespace of its own.
     const allowed = await testActivities({ runtime: currentRunsc, policy: { network: ['none', 'sandbox'] } });
     const { run, heartbeats } = environment();

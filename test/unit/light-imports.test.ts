@@ -119,6 +119,7 @@ describe('what a client loads', () => {
   for (const [command, args] of [
     ['status', ['status', 'some-id', '--profile', 'absent']],
     ['cancel', ['cancel', 'some-id', '--profile', 'absent']],
+    ['logs', ['logs', 'some-id', '--profile', 'absent']],
   ] as const) {
     it(`${command} loads the client and no worker code`, async () => {
       const { modules, exitCode } = await loadedBy([cli, ...args], command);
