@@ -36,10 +36,11 @@ export class ImageToolError extends Error {
 export type ImageFailureReason = 'unreachable' | 'not-found' | 'denied' | 'timeout' | 'aborted' | 'failed';
 
 const unreachable =
-  /connection refused|no such host|i\/o timeout|network is unreachable|connection reset|TLS handshake timeout|server misbehaving|EOF|status code 5\d\d|50[234] |Service Unavailable|Bad Gateway|Gateway Timeout|timeout awaiting|context deadline exceeded|dial tcp/i;
+  /connection refused|no such host|i\/o timeout|network is unreachable|connection reset|TLS handshake timeout|server misbehaving|EOF|status code 5\d\d|\b50[234] |Service Unavailable|Bad Gateway|Gateway Timeout|timeout awaiting|context deadline exceeded|dial tcp/i;
 const notFound =
   /manifest unknown|name unknown|not found|no such file or directory|does not exist|no descriptor found|unknown tag|reference .* not found/i;
-const denied = /unauthorized|denied|authentication required|403 forbidden|401/i;
+// Status codes only as codes: a registry's port (127.0.0.1:40107) is in every message too.
+const denied = /unauthorized|denied|authentication required|forbidden|status code (from registry )?40[13]\b/i;
 
 export function classifyToolFailure(stderr: string): ImageFailureReason {
   if (denied.test(stderr)) return 'denied';

@@ -207,10 +207,10 @@ describe('paths the worker writes', () => {
     await runStep(activities, { step: 'slow', args: ['/bin/sleep', '1'], env: { TOKEN: 'x' } }, env);
     expect(modes).toEqual([0o600]);
     expect(await readdir(join(workDir, 'runs'))).toEqual([]);
-    const failed = await runStep(activities, { step: 'missing', args: ['/bin/not-there'] }).catch(
+    const failed = await runStep(activities, { step: 'failing', args: ['/bin/sh', '-c', 'exit 3'] }).catch(
       (e: unknown) => e,
     );
-    expect(failed).toMatchObject({ type: 'RuntimeError' });
+    expect(failed).toMatchObject({ type: 'ContainerExit' });
     expect(await readdir(join(workDir, 'runs'))).toEqual([]);
   });
 });

@@ -73,6 +73,14 @@ describe('image references', () => {
       'not-found',
     );
     expect(classifyToolFailure('unauthorized: authentication required')).toBe('denied');
+    expect(classifyToolFailure('invalid status code from registry 403 (Forbidden)')).toBe('denied');
+  });
+
+  it('does not take a port for a status code', () => {
+    // Ports 40107 and 5023 hold "401" and "502": the reason must come from the words.
+    const missing = 'reading manifest x in 127.0.0.1:40107/team/tool: manifest unknown';
+    expect(classifyToolFailure(missing)).toBe('not-found');
+    expect(classifyToolFailure('127.0.0.1:5023 /team/tool: broken layer')).toBe('failed');
   });
 });
 
