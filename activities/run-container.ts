@@ -86,15 +86,7 @@ export async function runContainer(
       context,
       input,
       admitted,
-      {
-        step: input.step,
-        containerId,
-        host: deps.host,
-        hostQueue: deps.hostQueue,
-        startedAt: new Date().toISOString(),
-        stdoutBytes: 0,
-        stderrBytes: 0,
-      },
+      firstHeartbeat(deps, input.step, containerId),
       heartbeatIntervalMs(info.heartbeatTimeoutMs, deps.heartbeatIntervalMs),
     ).catch((error: unknown) => {
       throw invalidStep(error);
@@ -222,6 +214,19 @@ export async function runContainer(
  * One attempt inside its workspace: the bundle, the run with its heartbeats, the output (masked,
  * tails, capped log) and the result file. The caller removes the workspace.
  */
+/** An attempt's heartbeat as it starts (no output yet): where its container is, and since when. */
+function firstHeartbeat(deps: ActivityDeps, step: string, containerId: string): RunHeartbeat {
+  return {
+    step,
+    containerId,
+    host: deps.host,
+    hostQueue: deps.hostQueue,
+    startedAt: new Date().toISOString(),
+    stdoutBytes: 0,
+    stderrBytes: 0,
+  };
+}
+
 async function runInWorkspace(
   deps: ActivityDeps,
   context: Context,
@@ -277,13 +282,7 @@ async function runInWorkspace(
   deps.liveLogs.set(containerId, log);
 
   const heartbeat: RunHeartbeat = {
-    step: input.step,
-    containerId,
-    host: deps.host,
-    hostQueue: deps.hostQueue,
-    startedAt: new Date().toISOString(),
-    stdoutBytes: 0,
-    stderrBytes: 0,
+    ...firstHeartbeat(deps, input.step, containerId),
     // Carried in every heartbeat: the last one is what a retry reads.
     ...(image ? { image } : {}),
   };

@@ -1,11 +1,11 @@
 /** Reads a pipeline file into the workflow's input, or throws one error listing every problem. */
 import { readFile } from 'node:fs/promises';
 import type { PipelineInput } from '../../workflows/types.js';
+import { pipelineSchema } from '../spec/step.js';
 import { fieldPath, problemsFromZod } from '../validation.js';
 import { PipelineError, type PipelineProblem } from './errors.js';
 import { lineOf } from './locate.js';
 import { pipelineRuleProblems } from './rules.js';
-import { pipelineSchema } from './schema.js';
 import { type PipelineFormat, readDocument } from './syntax.js';
 
 export interface ParsePipelineOptions {
