@@ -13,11 +13,14 @@ npm run -s lint
 npx vitest run --project unit
 
 failed=()
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
 for build in "current=$runsc_current" "debian2022=$runsc_debian2022"; do
   label=${build%%=*} path=${build#*=}
   printf '[test] integration on %s: %s (%s)\n' "$label" "$path" "$("$path" --version | head -n 1)"
   start=$SECONDS
-  if TEMPORAL_RUNSC_TEST_RUNTIME=$path TEMPORAL_RUNSC_TEST_LABEL=$label npx vitest run --project integration; then
+  if TEMPORAL_RUNSC_TEST_RUNTIME=$path TEMPORAL_RUNSC_TEST_LABEL=$label npx vitest run --project integration \
+    --reporter=default --reporter=json --outputFile.json="$reports/$label.json"; then
     printf '[test] integration on %s passed in %d s\n' "$label" $((SECONDS - start))
   else
     printf '[test] integration on %s FAILED after %d s\n' "$label" $((SECONDS - start))
@@ -25,6 +28,7 @@ for build in "current=$runsc_current" "debian2022=$runsc_debian2022"; do
   fi
 done
 if ((${#failed[@]} > 0)); then
+  for label in "${failed[@]}"; do node scripts/print-failures.mjs "$label" "$reports/$label.json"; done
   printf '[test] failed on: %s\n' "${failed[*]}"
   exit 1
 fi
