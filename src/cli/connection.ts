@@ -22,7 +22,7 @@ export interface ResolvedConnection {
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS...), then the explicit flags.
  */
 export function resolveConnection(flags: ConnectionFlags): ResolvedConnection {
-  const config = loadClientConnectConfig(flags.profile ? { profile: flags.profile } : {});
+  const config = loadConfig(flags.profile);
   const connectionOptions: NativeConnectionOptions = { ...config.connectionOptions };
   if (flags.address) connectionOptions.address = flags.address;
   connectionOptions.address ??= 'localhost:7233';
@@ -41,4 +41,21 @@ export async function connectClient(
     },
   );
   return { client: new Client({ connection, namespace }), close: () => connection.close() };
+}
+
+function loadConfig(profile: string | undefined): ReturnType<typeof loadClientConnectConfig> {
+  try {
+    return loadClientConnectConfig(profile ? { profile } : {});
+  } catch (error) {
+    // The SDK's own message for a file with no profiles at all is a bare TypeError.
+    const file = process.env.TEMPORAL_CONFIG_FILE ?? 'the Temporal config file';
+    const reason = error instanceof TypeError ? 'it has no [profile.*] tables' : (error as Error).message;
+    const name = profile ?? process.env.TEMPORAL_PROFILE;
+    const what = name
+      ? `profile ${JSON.stringify(name)} (--profile or TEMPORAL_PROFILE)`
+      : 'the connection settings';
+    throw new Error(
+      `cannot read ${what} from ${file}: ${reason}; add the profile there, pick another one, or give --address and --namespace instead`,
+    );
+  }
 }
