@@ -168,9 +168,14 @@ export async function* stepLog(
 ): AsyncGenerator<StepLogEntry> {
   const streams = options.streams ?? 'stdout';
   const session = `${handle.workflowId}/logs/${randomBytes(6).toString('hex')}`;
-  let known = await waitForAttempts(handle, step, options);
+  const first = await stepAttempts(handle, step);
+  // A follower that came before the step's first attempt reads every attempt from the first, even
+  // when the first ended (and its retry began) between two looks; one that came later starts at
+  // the latest.
+  const fromFirst = options.follow === true && first.attempts.length === 0;
+  let known = first.attempts.length > 0 ? first : await waitForAttempts(handle, step, options);
   const name = known.attempts[0]?.step ?? step ?? '';
-  let index = options.attempt === undefined ? known.attempts.length - 1 : options.attempt - 1;
+  let index = options.attempt !== undefined ? options.attempt - 1 : fromFirst ? 0 : known.attempts.length - 1;
   if (options.attempt !== undefined && !known.attempts[index]) {
     throw new StepLogError(
       'no-step',
