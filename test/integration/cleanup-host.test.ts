@@ -105,7 +105,8 @@ describe('cleanupHost', () => {
       { reject: false },
     );
     try {
-      await sleep(200);
+      // With --no-fork, flock runs sleep in its own process once it holds the lock.
+      await untilArgsInclude(holder.pid as number, 'sleep', 0);
       const report = await cleanupHost(runtime, { listTimeoutMs: 1000 });
       expect(report.listHung).toBe(true);
       expect(report.hungProcessesKilled.map((p) => p.pid)).not.toContain(holder.pid);
@@ -345,9 +346,12 @@ describe('cleanupHost', () => {
   });
 });
 
-async function untilArgsInclude(pid: number, text: string): Promise<void> {
+/** Waits until an argument of the process (the one at `at`, if given) includes `text`. */
+async function untilArgsInclude(pid: number, text: string, at?: number): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (!((await processArgs(pid)) ?? []).some((arg) => arg.includes(text))) {
+  const shows = (args: string[]) =>
+    at === undefined ? args.some((arg) => arg.includes(text)) : (args[at] ?? '').includes(text);
+  while (!shows((await processArgs(pid)) ?? [])) {
     if (Date.now() > deadline) throw new Error(`process ${pid} never showed ${text} in its arguments`);
     await sleep(20);
   }
