@@ -3,7 +3,13 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Duration, MetricMeter } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time.js';
-import { type NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  type NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createActivities, type SandboxActivityOptions } from '../../activities/index.js';
 import { controlQueueFor } from '../../workflows/control-queue.js';
 import { type CleanupReport, cleanupHost } from '../host/cleanup.js';
@@ -101,6 +107,14 @@ export interface SandboxWorkerOptions extends Omit<SandboxActivityOptions, 'host
    * served beside the SDK's own; without one they are dropped.
    */
   metricMeter?: MetricMeter;
+  /**
+   * The SDK's worker interceptors (OpenTelemetry tracing through
+   * `@temporalio/interceptors-opentelemetry`, say), given to each of the three workers: activity
+   * interceptors see the container activities, abortStep and readLog; `workflowModules` are
+   * bundled into the workflow code when it is bundled at start (a prebuilt `workflowBundle` must
+   * have been built with them; the SDK warns otherwise).
+   */
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 export interface SandboxWorker {
@@ -199,15 +213,19 @@ async function createWorkers(
     namespace: options.namespace,
     taskQueue,
     ...workflowCode(options),
+    interceptors: options.interceptors,
     activities: { hostQueue: async () => ({ host, hostQueue }) },
     shutdownGraceTime: '5s',
     ...workerTuning.shared,
   });
+  // The host's and control workers run no workflows: their bundle would be empty.
+  const activityInterceptors = options.interceptors && { ...options.interceptors, workflowModules: [] };
   const hostWorker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: hostQueue,
     activities,
+    interceptors: activityInterceptors,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentContainers ?? 8,
     ...workerTuning.host,
     // The drain: Worker.shutdown() stops polling at once, and running activities are cancelled
@@ -219,6 +237,7 @@ async function createWorkers(
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: controlQueue,
+    interceptors: activityInterceptors,
     // Log reads too (`temporal-runsc logs`): at most 8 of them wait at once (read-log.ts).
     activities: { abortStep: activities.abortStep, readLog: activities.readLog },
     maxConcurrentActivityTaskExecutions: controlSlots,

@@ -259,6 +259,39 @@ describe('the metrics endpoint', () => {
   });
 });
 
+describe('tracing', () => {
+  it('gives the worker’s interceptors every activity of its three workers, as a tracer needs', async () => {
+    // What @temporalio/interceptors-opentelemetry's activity interceptor sees: each execution.
+    const seen: string[] = [];
+    const traced = await startTestCluster({
+      interceptors: {
+        activity: [
+          (context) => ({
+            inbound: {
+              execute: (input, next) => {
+                seen.push(context.info.activityType);
+                return next(input);
+              },
+            },
+          }),
+        ],
+      },
+    });
+    try {
+      const handle = await start(
+        { name: 'traced', steps: [{ name: 'hello', args: ['/bin/echo', 'hi'] }] },
+        traced,
+      );
+      expect((await pipelineResult(handle)).status).toBe('completed');
+      expect(lines(await collect(handle, 'hello'))).toEqual(['stdout:hi']);
+      // The step (host worker), the host pick (shared worker) and the log read (control worker).
+      expect(seen).toEqual(expect.arrayContaining(['hostQueue', 'runContainer', 'readLog']));
+    } finally {
+      await traced.stop();
+    }
+  });
+});
+
 /** A metric's value in Prometheus text: the sample whose labels contain `labels` (or any). */
 function value(text: string, name: string, labels = ''): number | undefined {
   for (const line of text.split('\n')) {
