@@ -89,7 +89,10 @@ function exitWith<A extends unknown[]>(action: (...args: A) => Promise<number | 
       process.exitCode = (await action(...args)) ?? 0;
     } catch (error) {
       console.error(`temporal-runsc: ${(error as Error).message}`);
-      process.exitCode = 2;
+      // Exit now: a worker refused after the SDK's runtime was installed would otherwise stay up
+      // (its native runtime and signal handlers keep the process alive) and ignore SIGTERM.
+      // stderr is written synchronously to files, pipes and terminals on Linux.
+      process.exit(2);
     }
   };
 }

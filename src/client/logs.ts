@@ -262,11 +262,12 @@ async function* attemptLog(
     if (chunk.state === 'missing') {
       // Started, but its log not open yet; or a retry that waits for its host: look again.
       if (follow) {
+        // Read again after a look at its state: an attempt that ended meanwhile (a quick one)
+        // has its log now, and only a read made after its end may call the log gone.
         state = (await stepAttempts(handle, attempt.step)).attempts[number - 1]?.state ?? 'ended';
-        if (state !== 'ended') {
+        if (state !== 'ended')
           await sleep(followIntervalMs, undefined, { signal: options.signal }).catch(() => undefined);
-          continue;
-        }
+        continue;
       }
       if (state !== 'ended') return;
       throw new StepLogError(

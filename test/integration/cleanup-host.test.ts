@@ -11,7 +11,7 @@ import { isAlive, processArgs } from '../../src/host/processes.js';
 import { Runsc, traitsFor, UnsafeStateRoot } from '../../src/runtime/index.js';
 import { isMountPoint } from '../../src/workspace/mounts.js';
 import { leaveStopped, removeTestRoot, testBundle, testRuntime } from '../support/runtime.js';
-import { fakeStuckRuntime } from '../support/stuck-runtime.js';
+import { fakeStuckRuntime, untilArgsInclude } from '../support/stuck-runtime.js';
 import { repoRoot } from '../support/worker-cli.js';
 
 const runtime = testRuntime();
@@ -75,9 +75,10 @@ describe('cleanupHost', () => {
       return execa(other.command, other.args, { reject: false });
     });
     try {
-      // Every fake has exec'd its shell (its arguments are its own, not its parent's).
-      for (const child of [holder, ...spared]) await untilArgsInclude(child.pid as number, '--root=');
-      const report = await cleanupHost(runtime, { listTimeoutMs: 1000 });
+      // Every fake has exec'd its shell (the holder's flock does once it holds the lock).
+      for (const child of [holder, ...spared]) await untilArgsInclude(child.pid as number, 'bash', 0);
+      // Room for the second, real list (after the holder is ended) on a loaded machine.
+      const report = await cleanupHost(runtime, { listTimeoutMs: 3000 });
       const ended = await holder;
       expect(report.listHung).toBe(true);
       expect(report.hungProcessesKilled.map((p) => p.pid)).toContain(holder.pid);
@@ -345,17 +346,6 @@ describe('cleanupHost', () => {
     await rm(base, { recursive: true });
   });
 });
-
-/** Waits until an argument of the process (the one at `at`, if given) includes `text`. */
-async function untilArgsInclude(pid: number, text: string, at?: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  const shows = (args: string[]) =>
-    at === undefined ? args.some((arg) => arg.includes(text)) : (args[at] ?? '').includes(text);
-  while (!shows((await processArgs(pid)) ?? [])) {
-    if (Date.now() > deadline) throw new Error(`process ${pid} never showed ${text} in its arguments`);
-    await sleep(20);
-  }
-}
 
 /** Empty cgroups runsc made for `id` (under `/<id>` or our `temporal-runsc/<id>`), in each hierarchy. */
 async function removeCgroupsOf(id: string): Promise<void> {

@@ -105,7 +105,9 @@ describe('a workflow on its own worker and task queue', () => {
     const handle = await cluster.client.workflow.start<typeof sandboxed>('sandboxed', {
       taskQueue: ownQueue,
       workflowId: workflowId('cancelled'),
-      args: [{ name: 'long', args: ['/bin/sleep', '60'] }],
+      // Slow to die on TERM: should the heartbeat bring the cancellation first, the step is still
+      // being aborted (still registered) when abortStep arrives.
+      args: [{ name: 'long', args: ['/bin/sh', '-c', "trap 'sleep 0.5; exit 143' TERM; sleep 60 & wait"] }],
     });
     const containerId = await waitForContainer(handle, runtime, 'long');
     await handle.cancel();

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cancelPipeline, pipelineResult, startPipeline } from '../../src/client/index.js';
 import { processesOfRoot } from '../../src/host/processes.js';
+import { makeContainerId } from '../../src/runtime/index.js';
 import type { PipelineInput } from '../../workflows/types.js';
 import { testRuntime } from '../support/runtime.js';
 import { startTestCluster, type TestCluster, waitForRunningStep } from '../support/worker.js';
@@ -42,7 +43,7 @@ async function waitForContainerStatus(id: string, status: string): Promise<void>
 }
 
 describe('a pipeline step', () => {
-  it('cancelling the workflow removes its running container within 2 s', async () => {
+  it('cancelling the workflow removes its running container before the pipeline ends cancelled', async () => {
     const handle = await start(pipeline([{ name: 'long', args: ['/bin/sleep', '60'] }]));
     const running = await waitForRunningStep(handle, 'long');
     expect(running.host).toBe('test-host');
@@ -51,14 +52,11 @@ describe('a pipeline step', () => {
 
     const cancelledAt = Date.now();
     await cancelPipeline(handle);
-    while (await runtime.exists(containerId)) {
-      if (Date.now() - cancelledAt > 5000) break;
-      await sleep(20);
-    }
-    const goneAfterMs = Date.now() - cancelledAt;
-    console.log(`cancel-to-gone: ${goneAfterMs} ms`);
-    expect(goneAfterMs).toBeLessThan(2000);
     const result = await pipelineResult(handle);
+    // The figure is the bench's (bench/cancel-sandboxed.ts); here, what a user relies on: once
+    // the pipeline says cancelled, its container is gone.
+    console.log(`cancel-to-result: ${Date.now() - cancelledAt} ms`);
+    expect(await runtime.exists(containerId)).toBe(false);
     expect(result.status).toBe('cancelled');
     expect(result.steps[0]).toMatchObject({ name: 'long', status: 'cancelled' });
   });
@@ -67,13 +65,26 @@ describe('a pipeline step', () => {
     const handle = await start(
       pipeline([{ name: 'slow', args: ['/bin/sleep', '60'], timeout: '2s', retry: { maximumAttempts: 1 } }]),
     );
-    const running = await waitForRunningStep(handle, 'slow');
     const result = await pipelineResult(handle);
     expect(result.status).toBe('failed');
     expect(result.steps[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/timed out/) });
-    const deadline = Date.now() + 3000;
-    while ((await runtime.exists(running.containerId as string)) && Date.now() < deadline) await sleep(50);
-    expect(await runtime.exists(running.containerId as string)).toBe(false);
+    // Its container, named from the attempt (the step may time out before any heartbeat shows it).
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runContainer',
+    );
+    const containerId = makeContainerId({
+      namespace: 'default',
+      workflowId: handle.workflowId,
+      runId: (await handle.describe()).runId,
+      activityId: scheduled?.activityTaskScheduledEventAttributes?.activityId ?? '',
+      attempt: 1,
+    });
+    expect(events.some((e) => e.activityTaskStartedEventAttributes)).toBe(true);
+    // The timed-out activity aborts its container after the server gave up on it: wait for that.
+    const deadline = Date.now() + 20_000;
+    while ((await runtime.exists(containerId)) && Date.now() < deadline) await sleep(50);
+    expect(await runtime.exists(containerId)).toBe(false);
   });
 
   it('fails after one attempt on a non-retryable exit code', async () => {
@@ -175,7 +186,8 @@ describe('a worker killed mid-step', () => {
             'echo x >> /state/attempts; if [ $(wc -l < /state/attempts) -ge 2 ]; then exit 0; fi; sleep 60',
           ],
           mounts: [{ source: stateDir, destination: '/state', readOnly: false }],
-          heartbeatTimeout: '2s',
+          // Above the 2 s heartbeat throttle with room: a loaded machine delays heartbeats.
+          heartbeatTimeout: '5s',
           retry: { maximumAttempts: 3, initialInterval: '100ms' },
         },
       ]),

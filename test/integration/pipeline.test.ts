@@ -148,7 +148,15 @@ describe('sandboxPipeline', () => {
       // 1 s, and with it the SDK's throttle puts the next one 2 s later.
       {
         name: 'abort-through-control',
-        steps: [{ name: 'long', args: ['/bin/sleep', '60'], heartbeatTimeout: '60s' }],
+        steps: [
+          {
+            name: 'long',
+            // Slow to die on TERM: should the heartbeat bring the cancellation first, the step is
+            // still being aborted (still registered) when abortStep arrives.
+            args: ['/bin/sh', '-c', "trap 'sleep 0.5; exit 143' TERM; sleep 60 & wait"],
+            heartbeatTimeout: '60s',
+          },
+        ],
       },
       { taskQueue: cluster.taskQueue },
     );

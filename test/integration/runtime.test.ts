@@ -12,6 +12,7 @@ import {
   RuntimeTimeout,
 } from '../../src/runtime/index.js';
 import { leaveStopped, testBundle, testRuntime, uniqueId } from '../support/runtime.js';
+import { untilArgsInclude } from '../support/stuck-runtime.js';
 
 const runtime = testRuntime();
 const created: string[] = [];
@@ -195,7 +196,8 @@ describe('management calls', () => {
       },
     );
     try {
-      await sleep(200);
+      // With --no-fork, flock runs sleep in its own process once it holds the lock.
+      await untilArgsInclude(lockHolder.pid as number, 'sleep', 0);
       const impatient = new Runsc({ ...runtime.options, timeoutMs: 1000 });
       const error = await impatient.list().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RuntimeTimeout);

@@ -43,7 +43,7 @@ describe('a step’s secrets', () => {
         steps: [
           {
             name: 'deploy',
-            args: ['/bin/sh', '-c', 'echo "token=$TOKEN"; printf "%s" "$TOKEN" >&2; sleep 2'],
+            args: ['/bin/sh', '-c', 'echo "token=$TOKEN"; printf "%s" "$TOKEN" >&2; sleep 3'],
             secrets: { TOKEN: 'DEPLOY_TOKEN' },
           },
         ],

@@ -38,7 +38,7 @@ async function hostileThenNext(script: string, extra: Partial<PipelineInput['ste
     {
       name: 'hostile',
       // A step that hung the worker would end only by this, and fail.
-      defaults: { heartbeatTimeout: '3s', timeout: '30s', retry: { maximumAttempts: 1 } },
+      defaults: { heartbeatTimeout: '10s', timeout: '30s', retry: { maximumAttempts: 1 } },
       steps: [
         { name: 'attack', args: ['/bin/sh', '-c', script], ...extra },
         { name: 'next', args: ['/bin/sh', '-c', 'echo next ran'] },

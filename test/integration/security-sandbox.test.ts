@@ -34,7 +34,7 @@ async function hostileThenNext(script: string) {
     {
       name: 'hostile',
       // A step whose container never let go would end only by these, and fail.
-      defaults: { heartbeatTimeout: '3s', timeout: '30s', retry: { maximumAttempts: 1 } },
+      defaults: { heartbeatTimeout: '10s', timeout: '30s', retry: { maximumAttempts: 1 } },
       steps: [
         { name: 'attack', args: ['/bin/sh', '-c', script] },
         { name: 'next', args: ['/bin/sh', '-c', 'echo next ran'] },
@@ -78,15 +78,16 @@ describe('a daemon that outlives its step', () => {
     const marker = `trs-daemon-${randomBytes(6).toString('hex')}`;
     const script = [
       // A new session, away from the step's stdio.
-      `setsid sh -c 'trap "" HUP TERM; while true; do sleep 1; done' ${marker}-setsid </dev/null >/dev/null 2>&1 &`,
+      `setsid sh -c 'touch /tmp/up-setsid; trap "" HUP TERM; while true; do sleep 1; done' ${marker}-setsid </dev/null >/dev/null 2>&1 &`,
       // A daemon proper: forked into the background and detached (busybox has no nohup).
       // (From a copy of busybox: start-stop-daemon refuses while another /bin/sh runs.)
       'cp /bin/busybox /tmp/busybox',
-      `start-stop-daemon -S -b -x /tmp/busybox -- sh -c 'trap "" HUP TERM; while true; do sleep 1; done' ${marker}-daemon`,
+      `start-stop-daemon -S -b -x /tmp/busybox -- sh -c 'touch /tmp/up-daemon; trap "" HUP TERM; while true; do sleep 1; done' ${marker}-daemon`,
       // Orphaned by a double fork, deaf to hang-ups (nohup's part), holding the step's stdout.
-      `( sh -c 'trap "" HUP TERM; sleep 1000; :' ${marker}-orphan & ) &`,
-      // All three are running when the step's own process exits.
-      `sleep 0.3; ps -o pid,args | grep ${marker} | grep -v grep`,
+      `( sh -c 'touch /tmp/up-orphan; trap "" HUP TERM; sleep 1000; :' ${marker}-orphan & ) &`,
+      // All three are running (each has started its own script) when the step's own process exits.
+      'until [ -e /tmp/up-setsid ] && [ -e /tmp/up-daemon ] && [ -e /tmp/up-orphan ]; do sleep 0.05; done',
+      `ps -o pid,args | grep ${marker} | grep -v grep`,
       'echo started',
     ].join('\n');
     const run = await hostileThenNext(script);

@@ -3,7 +3,7 @@
  * whole output (more than its tails), clear errors when a log is gone or its host is down, and
  * the worker's metrics endpoint.
  */
-import { unlink } from 'node:fs/promises';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -203,10 +203,14 @@ describe('reading a finished step', () => {
 describe('the metrics endpoint', () => {
   it('serves the SDK’s metrics and temporal_runsc_*, whose counts move during a pipeline', async () => {
     const port = await freePort();
-    const settings = testWorkerCliSettings('metrics', {
+    const unguarded = testWorkerCliSettings('metrics', {
       workflowBundlePath: await testWorkflowBundle(),
       metricsAddress: `127.0.0.1:${port}`,
     });
+    // `wait` runs until the test has scraped it running.
+    const gate = `${unguarded.workDir}-gate`;
+    await mkdir(gate, { recursive: true });
+    const settings = { ...unguarded, allowMountRw: [gate] };
     const worker = await startWorkerCli(settings, { what: 'the metrics worker' });
     const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     try {
@@ -216,7 +220,11 @@ describe('the metrics endpoint', () => {
           name: 'metrics',
           steps: [
             { name: 'ok', args: ['/bin/true'] },
-            { name: 'wait', args: ['/bin/sh', '-c', 'sleep 3'] },
+            {
+              name: 'wait',
+              args: ['/bin/sh', '-c', 'while [ ! -e /gate/go ]; do sleep 0.1; done'],
+              mounts: [{ source: gate, destination: '/gate' }],
+            },
             { name: 'bad', args: ['/bin/sh', '-c', 'exit 4'], retry: { maximumAttempts: 1 } },
           ],
         },
@@ -224,7 +232,8 @@ describe('the metrics endpoint', () => {
       );
       // While `wait` runs: one container, one step succeeded so far.
       let during = '';
-      for (let i = 0; i < 200; i++) {
+      const deadline = Date.now() + 45_000;
+      while (Date.now() < deadline) {
         during = await scrape();
         if (
           value(during, 'temporal_runsc_containers_running') === 1 &&
@@ -233,6 +242,7 @@ describe('the metrics endpoint', () => {
           break;
         await sleep(50);
       }
+      await writeFile(join(gate, 'go'), '');
       expect(value(during, 'temporal_runsc_containers_running')).toBe(1);
       expect(value(during, 'temporal_runsc_steps_ended_total', 'outcome="succeeded"')).toBe(1);
       expect(await pipelineResult(handle)).toMatchObject({ status: 'failed' });

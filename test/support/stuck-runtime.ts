@@ -1,3 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { processArgs } from '../../src/host/processes.js';
+
 /**
  * TEST-ONLY fakes of a stuck runtime command, for faults the real runsc cannot be made to show
  * on demand: a process whose arguments look like `runsc --root=<root> <subcommand> <id>` and that
@@ -25,4 +28,19 @@ export function fakeStuckRuntime(options: {
   return options.lock
     ? { command: 'flock', args: ['--no-fork', options.lock, ...shell] }
     : { command: shell[0] as string, args: shell.slice(1) };
+}
+
+/**
+ * Waits until an argument of the process (the one at `at`, if given) includes `text`: a fault's
+ * helper has exec'd its program (`flock --no-fork` does once it holds the lock), so the fault is
+ * in place.
+ */
+export async function untilArgsInclude(pid: number, text: string, at?: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  const shows = (args: string[]) =>
+    at === undefined ? args.some((arg) => arg.includes(text)) : (args[at] ?? '').includes(text);
+  while (!shows((await processArgs(pid)) ?? [])) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} never showed ${text} in its arguments`);
+    await sleep(20);
+  }
 }
