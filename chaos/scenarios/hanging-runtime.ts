@@ -14,7 +14,7 @@ import type { CleanupReport } from '../../src/host/cleanup.js';
 import { RuntimeTimeout } from '../../src/runtime/errors.js';
 import { globalArgs, Runsc } from '../../src/runtime/index.js';
 import { runtimeUnderTest } from '../../test/support/runsc-builds.js';
-import { fakeStuckRuntime, untilArgsInclude } from '../../test/support/stuck-runtime.js';
+import { fakeStuckRuntime, untilExecd } from '../../test/support/stuck-runtime.js';
 import type { ScenarioContext } from '../harness.js';
 import { check, type Scenario, seconds } from '../scenario.js';
 import { chaosPipeline, exitsWith, killedBySignal, sleepsThenSucceeds } from '../steps.js';
@@ -42,7 +42,7 @@ export const hangingRuntime: Scenario = {
     });
     const holder = ctx.spawnHelper('lock holder', stuck.command, stuck.args);
     // flock runs the shell in its own process once it holds the lock.
-    await untilArgsInclude(holder.pid as number, 'bash', 0);
+    await untilExecd(holder.pid as number, 'bash');
     const realListHangs = await runtime
       .withTimeout(1500)
       .list()

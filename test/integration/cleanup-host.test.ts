@@ -11,7 +11,7 @@ import { isAlive, processArgs } from '../../src/host/processes.js';
 import { Runsc, traitsFor, UnsafeStateRoot } from '../../src/runtime/index.js';
 import { isMountPoint } from '../../src/workspace/mounts.js';
 import { leaveStopped, removeTestRoot, testBundle, testRuntime } from '../support/runtime.js';
-import { fakeStuckRuntime, untilArgsInclude } from '../support/stuck-runtime.js';
+import { fakeStuckRuntime, untilExecd } from '../support/stuck-runtime.js';
 import { repoRoot } from '../support/worker-cli.js';
 
 const runtime = testRuntime();
@@ -76,7 +76,7 @@ describe('cleanupHost', () => {
     });
     try {
       // Every fake has exec'd its shell (the holder's flock does once it holds the lock).
-      for (const child of [holder, ...spared]) await untilArgsInclude(child.pid as number, 'bash', 0);
+      for (const child of [holder, ...spared]) await untilExecd(child.pid as number, 'bash');
       // Room for the second, real list (after the holder is ended) on a loaded machine.
       const report = await cleanupHost(runtime, { listTimeoutMs: 3000 });
       const ended = await holder;
@@ -107,7 +107,7 @@ describe('cleanupHost', () => {
     );
     try {
       // With --no-fork, flock runs sleep in its own process once it holds the lock.
-      await untilArgsInclude(holder.pid as number, 'sleep', 0);
+      await untilExecd(holder.pid as number, 'sleep');
       const report = await cleanupHost(runtime, { listTimeoutMs: 1000 });
       expect(report.listHung).toBe(true);
       expect(report.hungProcessesKilled.map((p) => p.pid)).not.toContain(holder.pid);

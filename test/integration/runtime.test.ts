@@ -12,7 +12,7 @@ import {
   RuntimeTimeout,
 } from '../../src/runtime/index.js';
 import { leaveStopped, testBundle, testRuntime, uniqueId } from '../support/runtime.js';
-import { untilArgsInclude } from '../support/stuck-runtime.js';
+import { untilExecd } from '../support/stuck-runtime.js';
 
 const runtime = testRuntime();
 const created: string[] = [];
@@ -197,7 +197,7 @@ describe('management calls', () => {
     );
     try {
       // With --no-fork, flock runs sleep in its own process once it holds the lock.
-      await untilArgsInclude(lockHolder.pid as number, 'sleep', 0);
+      await untilExecd(lockHolder.pid as number, 'sleep');
       const impatient = new Runsc({ ...runtime.options, timeoutMs: 1000 });
       const error = await impatient.list().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RuntimeTimeout);

@@ -26,10 +26,11 @@ export async function waitForContainer(
   }
 }
 
-/** Each activity the workflow scheduled, in order: its type, its task queue, and how it closed. */
+/** Each activity the workflow scheduled, in order: its type, id, task queue, and how it closed. */
 export async function scheduledActivities(handle: WorkflowHandle): Promise<
   {
     type: string;
+    activityId: string;
     taskQueue: string;
     closed?: 'completed' | 'failed' | 'timed out' | 'cancelled';
     result?: unknown;
@@ -56,6 +57,7 @@ export async function scheduledActivities(handle: WorkflowHandle): Promise<
     return [
       {
         type: scheduled.activityType?.name ?? '',
+        activityId: scheduled.activityId ?? '',
         taskQueue: scheduled.taskQueue?.name ?? '',
         ...(closing ? { closed: closes(closing) } : {}),
         ...(payload ? { result: defaultPayloadConverter.fromPayload(payload) } : {}),

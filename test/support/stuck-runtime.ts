@@ -31,16 +31,13 @@ export function fakeStuckRuntime(options: {
 }
 
 /**
- * Waits until an argument of the process (the one at `at`, if given) includes `text`: a fault's
- * helper has exec'd its program (`flock --no-fork` does once it holds the lock), so the fault is
- * in place.
+ * Waits until the process runs `program` (its first argument): a fault's helper has exec'd it
+ * (`flock --no-fork` does once it holds the lock), so the fault is in place.
  */
-export async function untilArgsInclude(pid: number, text: string, at?: number): Promise<void> {
+export async function untilExecd(pid: number, program: string): Promise<void> {
   const deadline = Date.now() + 10_000;
-  const shows = (args: string[]) =>
-    at === undefined ? args.some((arg) => arg.includes(text)) : (args[at] ?? '').includes(text);
-  while (!shows((await processArgs(pid)) ?? [])) {
-    if (Date.now() > deadline) throw new Error(`process ${pid} never showed ${text} in its arguments`);
+  while ((await processArgs(pid))?.[0] !== program) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} never ran ${program}`);
     await sleep(20);
   }
 }
